@@ -1,0 +1,1 @@
+"""Data-quality gates and the sharing rules they are compiled from."""

@@ -1,0 +1,75 @@
+"""The sharing rules (`sharing_rules.yml`): loaded once, read by every stage.
+
+No rule is written twice in code: stages ask this module what is shared, what is PII, and
+which patterns betray PII in free text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lake.config import SHARING_RULES
+from lake.errors import LakeError
+
+
+@dataclass(frozen=True)
+class SharingRules:
+    companies: dict[str, dict[str, Any]]
+    pii_columns: frozenset[str]
+    free_text_patterns: dict[str, str]
+    value_patterns: dict[str, str]
+    sharing: dict[str, dict[str, Any]]
+    members: dict[str, str]
+    consent_column: str
+    aggregate_cell_k: int
+    segment_export_min: int
+    purposes: dict[str, dict[str, Any]]
+    retention_days: dict[str, int | None]
+    path: Path
+
+    def shares(self, company: str, table: str) -> Any:
+        """What `company` shares of `table` (False when the agreement does not list it)."""
+        return self.sharing.get(company, {}).get(table, False)
+
+    def may_feed(self, purpose: str, company: str) -> bool:
+        if purpose not in self.purposes:
+            raise LakeError(f"unknown purpose {purpose!r}", f"use one of {sorted(self.purposes)} ({self.path})")
+        return company in self.purposes[purpose]["may_use"]
+
+    def redact(self, text: str) -> tuple[str, list[str]]:
+        """Free text with PII replaced by `[kind]`, and the kinds found (pure Python, for small inputs)."""
+        found = []
+        for kind, pat in self.free_text_patterns.items():
+            text, n = re.subn(pat, f"[{kind}]", text)
+            if n:
+                found.append(kind)
+        return text, found
+
+
+@cache
+def load_rules(path: Path = SHARING_RULES) -> SharingRules:
+    """Parse the rules file; a malformed file names itself and the missing section."""
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return SharingRules(
+            companies=spec["companies"],
+            pii_columns=frozenset(spec["pii"]["columns"]),
+            free_text_patterns=spec["pii"]["free_text_patterns"],
+            value_patterns=spec["pii"]["value_patterns"],
+            sharing=spec["sharing"],
+            members=spec["members"],
+            consent_column=spec["marketing"]["consent_column"],
+            aggregate_cell_k=int(spec["minimum_cohort"]["aggregate_cell_k"]),
+            segment_export_min=int(spec["minimum_cohort"]["segment_export_min"]),
+            purposes=spec["purposes"],
+            retention_days=spec["retention_days"],
+            path=path,
+        )
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as e:
+        raise LakeError(f"sharing rules {path} cannot be read: {e!r}", "restore the file from git") from e

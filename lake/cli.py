@@ -1,0 +1,275 @@
+"""The `lake` command: one entry point with verbs users can guess.
+
+Every verb takes `--lake` (or `LAKE_URI`); failures print what was wrong and what to do, never a
+traceback (set LAKE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lake.errors import LakeError
+
+console = Console(stderr=True)
+out = Console()
+
+LAKE_OPTION = click.option(
+    "--lake",
+    "lake_uri",
+    envvar="LAKE_URI",
+    default=None,
+    metavar="URI",
+    help="Lake location: a folder (default ./.lake) or s3://[bucket-prefix]. Env: LAKE_URI.",
+)
+
+
+class LakeGroup(click.Group):
+    """Turns LakeError (and a few common failures) into a clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LakeError as e:
+            if os.environ.get("LAKE_DEBUG"):
+                raise
+            console.print(f"[bold red]error:[/] {e.what}")
+            if e.fix:
+                console.print(f"[bold]fix:[/] {e.fix}")
+            sys.exit(1)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: published data is intact; run the command again to finish[/]")
+            sys.exit(130)
+
+
+@click.group(cls=LakeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="group-lake")
+def main() -> None:
+    """The group customer data lake.
+
+    \b
+    Typical day:
+      lake demo                 generate a sample, ingest it, print a summary
+      lake generate             write synthetic company extracts into the landing zones
+      lake ingest               land new extracts: raw zone, quarantine, manifests
+      lake status               what has landed, per company and feed
+    """
+
+
+def _open(lake_uri: str | None):
+    from lake.storage import open_lake
+
+    return open_lake(lake_uri)
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise LakeError(f"--start {value!r} is not a date", "use YYYY-MM-DD") from e
+
+
+# --- generate ------------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+@click.option("--members", type=click.IntRange(100), default=200_000, show_default=True, help="Group members.")
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="Days of extracts.")
+@click.option("--start", default="2026-08-01", show_default=True, help="First day (YYYY-MM-DD).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same bytes.")
+@click.option("--bad-rate", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Fraction of bad records of each kind (and a few bad files) to plant.")
+@click.option("--company", "companies", multiple=True, help="Only these companies (repeatable).")
+def generate(lake_uri: str | None, members: int, days: int, start: str, seed: int, bad_rate: float,
+             companies: tuple[str, ...]) -> None:
+    """Write synthetic extracts of every company into the landing zones, plus the planted truth."""
+    summary = run_generate(lake_uri, members, days, _parse_date(start), seed, bad_rate, companies or None)
+    out.print(f"generated {summary.get('files', '?')} files in {summary['_seconds']:.1f}s")
+
+
+def run_generate(lake_uri, members, days, start, seed, bad_rate, companies) -> dict:
+    from ingestion.synthetic import GeneratorConfig
+    from ingestion.synthetic import generate as gen
+    from lake import layout
+
+    lake = _open(lake_uri)
+    from expectations.rules import load_rules
+
+    lake.ensure_zones(layout.all_zones(list(load_rules().companies)))
+    cfg = GeneratorConfig(members=members, days=days, start=start, seed=seed, bad_rate=bad_rate,
+                          companies=tuple(companies) if companies else None)
+    t0 = time.time()
+    with _progress() as p:
+        task = p.add_task("generating", total=None)
+
+        def on_progress(label: str, done: int, total: int) -> None:
+            p.update(task, description=f"generating {label}", completed=done, total=total)
+
+        summary = gen(cfg, LakeSink(lake), progress=on_progress)
+    summary["_seconds"] = time.time() - t0
+    return summary
+
+
+class LakeSink:
+    """The generator's sink: writes into the lake's zones (local folder or S3)."""
+
+    def __init__(self, lake) -> None:
+        self.lake = lake
+
+    def write_bytes(self, zone: str, path: str, data: bytes) -> None:
+        self.lake.write_bytes(zone, path, data)
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+@click.option("--company", "companies", multiple=True, help="Only these companies (repeatable).")
+def ingest(lake_uri: str | None, companies: tuple[str, ...]) -> None:
+    """Land new extracts: validate against contracts, write raw Parquet, quarantine bad rows, record manifests.
+
+    Files already landed (same bytes) are skipped, so running it again is safe.
+    """
+    summary = run_ingest(lake_uri, list(companies) or None)
+    print_ingest_summary(summary)
+
+
+def run_ingest(lake_uri: str | None, companies: list[str] | None):
+    from expectations.rules import load_rules
+    from ingestion.engine import ingest as do_ingest
+
+    known = list(load_rules().companies)
+    for c in companies or []:
+        if c not in known:
+            raise LakeError(f"unknown company {c!r}", f"use one of {', '.join(known)}")
+    lake = _open(lake_uri)
+    with _progress(bytes_=True) as p:
+        task = p.add_task("ingesting", total=None)
+
+        def on_start(n_files: int, n_bytes: int) -> None:
+            p.update(task, total=n_bytes, description=f"ingesting {n_files} files")
+
+        def on_progress(source: str, n: int) -> None:
+            p.update(task, advance=n, description=f"ingesting {source.split('/')[-1]}")
+
+        return do_ingest(lake, companies, progress=on_progress, on_start=on_start)
+
+
+def print_ingest_summary(summary) -> None:
+    rows = summary.rows
+    if summary.recovered:
+        out.print(f"recovered {summary.recovered} publish(es) left by an interrupted run")
+    if not rows:
+        out.print(f"nothing new to ingest ({summary.skipped} file(s) already landed)")
+        return
+    by_feed: dict[tuple[str, str], list[int]] = {}
+    reasons: dict[str, int] = {}
+    files_rejected = []
+    import json
+
+    for r in rows:
+        agg = by_feed.setdefault((r.company, r.feed), [0, 0, 0, 0, 0])
+        agg[0] += 1
+        agg[1] += r.rows_read
+        agg[2] += r.rows_landed
+        agg[3] += r.rows_quarantined
+        agg[4] += r.rows_redacted
+        if r.status != "landed":
+            files_rejected.append(r)
+            reasons[f"file: {r.reason}"] = reasons.get(f"file: {r.reason}", 0) + 1
+        elif r.detail:
+            for k, v in json.loads(r.detail).items():
+                reasons[k] = reasons.get(k, 0) + v
+    t = Table(title="Landed per company and feed", title_justify="left")
+    for col in ("company", "feed", "files", "rows read", "landed", "quarantined", "redacted"):
+        t.add_column(col, justify="right" if col not in ("company", "feed") else "left")
+    for (company, feed), (n, read, landed, quar, red) in sorted(by_feed.items()):
+        t.add_row(company, feed, str(n), f"{read:,}", f"{landed:,}", f"{quar:,}", f"{red:,}")
+    out.print(t)
+    if reasons:
+        q = Table(title="Quarantined by reason", title_justify="left")
+        q.add_column("reason")
+        q.add_column("rows (or files)", justify="right")
+        for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            q.add_row(k, f"{v:,}")
+        out.print(q)
+    for r in files_rejected:
+        out.print(f"[yellow]{r.status}[/] {r.source}: {r.detail}")
+    ok = all(r.reconciles() for r in rows)
+    out.print(f"{len(rows)} file(s) ingested, {summary.skipped} already landed; "
+              f"manifests reconcile: {'yes' if ok else 'NO'}")
+
+
+# --- status --------------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+def status(lake_uri: str | None) -> None:
+    """What has landed: files, rows and quarantine per company and feed, from the manifests."""
+    import duckdb
+
+    from ingestion import manifest
+
+    lake = _open(lake_uri)
+    table = manifest.read_all(lake)
+    out.print(f"lake: {lake.describe()}")
+    if table.num_rows == 0:
+        out.print("nothing ingested yet: run `lake generate` then `lake ingest` (or `lake demo`)")
+        return
+    con = duckdb.connect()
+    con.register("m", table)
+    res = con.execute("""
+        SELECT company, feed, count(*) AS files, count(*) FILTER (WHERE status <> 'landed') AS rejected,
+               sum(rows_read), sum(rows_landed), sum(rows_quarantined), max(finished_at)
+        FROM m GROUP BY ALL ORDER BY ALL""").fetchall()
+    t = Table()
+    for col in ("company", "feed", "files", "rejected files", "rows read", "landed", "quarantined", "last run"):
+        t.add_column(col)
+    for r in res:
+        t.add_row(r[0], r[1], str(r[2]), str(r[3]), f"{r[4]:,}", f"{r[5]:,}", f"{r[6]:,}",
+                  r[7].strftime("%Y-%m-%d %H:%M UTC") if r[7] else "")
+    out.print(t)
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+@click.option("--members", type=click.IntRange(100), default=200_000, show_default=True)
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--bad-rate", type=click.FloatRange(0, 0.5), default=0.002, show_default=True)
+def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: float) -> None:
+    """End to end on a sample: generate (about 200k members over 90 days), ingest, summarise."""
+    t0 = time.time()
+    lake = _open(lake_uri)
+    out.print(f"[bold]lake demo[/] on {lake.describe()}")
+    out.print("1/2 generating company extracts")
+    run_generate(lake_uri, members, days, dt.date(2026, 8, 1), seed, bad_rate, None)
+    out.print("2/2 ingesting")
+    summary = run_ingest(lake_uri, None)
+    print_ingest_summary(summary)
+    out.print(f"[bold green]demo finished[/] in {time.time() - t0:.0f}s; try `lake status`")
+
+
+def _progress(bytes_: bool = False) -> Progress:
+    cols: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+    cols.append(DownloadColumn() if bytes_ else TextColumn("{task.completed}/{task.total}"))
+    cols.append(TimeRemainingColumn())
+    return Progress(*cols, console=console, transient=True, disable=not console.is_terminal)
+
+
+
+
+if __name__ == "__main__":
+    main()

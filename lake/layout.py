@@ -1,0 +1,74 @@
+"""The one place that knows the lake layout: zones, and where each kind of file goes.
+
+A zone is a bucket on S3 and a top-level folder locally, so access can be granted per zone
+(DESIGN §2). Paths below are relative to the zone.
+"""
+
+from __future__ import annotations
+
+QUARANTINE = "quarantine"
+GROUP = "group"
+MARTS = "marts"
+EXPORTS = "exports"
+OPS = "ops"
+SHARED_ZONES = (QUARANTINE, GROUP, MARTS, EXPORTS, OPS)
+
+STAGING = "_staging"  # leading underscore: Spark, DuckDB globs and Hive readers skip it
+
+
+def landing(company: str) -> str:
+    return f"landing-{company}"
+
+
+def raw(company: str) -> str:
+    return f"raw-{company}"
+
+
+def all_zones(companies: list[str]) -> list[str]:
+    """Every bucket of the lake, in a stable order."""
+    per_company = [z for c in companies for z in (landing(c), raw(c))]
+    return per_company + list(SHARED_ZONES)
+
+
+# --- raw zone -------------------------------------------------------------------------------
+
+def raw_partition(feed: str, key: str, value: str) -> str:
+    """Folder of one partition of a feed in `raw-<company>`, e.g. `pos/date=2026-08-01`."""
+    return f"{feed}/{key}={value}"
+
+
+def raw_file(feed: str, key: str, value: str, batch_id: str) -> str:
+    return f"{raw_partition(feed, key, value)}/part-{batch_id}.parquet"
+
+
+# --- quarantine -----------------------------------------------------------------------------
+
+def quarantine_rows(company: str, feed: str, batch_id: str) -> str:
+    return f"rows/company={company}/feed={feed}/part-{batch_id}.parquet"
+
+
+def quarantine_file(company: str, feed: str, batch_id: str, name: str) -> str:
+    """Where a file rejected whole is kept, byte for byte."""
+    return f"files/{company}/{feed}/{batch_id}/{name}"
+
+
+# --- ops ------------------------------------------------------------------------------------
+
+def manifest(company: str, feed: str, batch_id: str) -> str:
+    return f"manifests/ingest/company={company}/feed={feed}/{batch_id}.parquet"
+
+
+MANIFESTS = "manifests/ingest"
+PENDING = "manifests/_pending"
+
+
+def pending_publish(batch_id: str) -> str:
+    """The publish intent of a batch: written once everything is staged (roll-forward point)."""
+    return f"{PENDING}/{batch_id}.json"
+
+
+def staging(batch_id: str, path: str) -> str:
+    return f"{STAGING}/{batch_id}/{path}"
+
+
+GENERATOR = "generator"

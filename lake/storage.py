@@ -1,0 +1,156 @@
+"""Storage at the edge: one object that reads and writes the lake, local folder or S3.
+
+Stages never build paths or pick a filesystem themselves; they ask a `Lake` for a zone and a
+path inside it (see `lake.layout`). That keeps the same code running embedded and on S3.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from lake.config import LakeConfig
+from lake.errors import LakeError
+
+
+class Lake:
+    """A lake rooted at a local folder or at `s3://[bucket-prefix]` (zones are buckets)."""
+
+    def __init__(self, cfg: LakeConfig) -> None:
+        self.cfg = cfg
+        if cfg.is_s3:
+            s3 = cfg.s3
+            if not s3.endpoint and not s3.access_key:
+                raise LakeError(
+                    f"the lake is {cfg.uri} but no S3 endpoint or credentials are set",
+                    'run `eval "$(lake s3 env)"` for the local S3 server, or set AWS_ENDPOINT_URL, '
+                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                )
+            endpoint = urlparse(s3.endpoint) if s3.endpoint else None
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                access_key=s3.access_key,
+                secret_key=s3.secret_key,
+                region=s3.region,
+                endpoint_override=endpoint.netloc if endpoint else None,
+                scheme=endpoint.scheme if endpoint else "https",
+                # A restarting store answers with errors for a few seconds: retry, don't lose data.
+                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=12),
+                connect_timeout=5,
+                request_timeout=60,
+                allow_bucket_creation=True,
+                check_directory_existence_before_creation=False,
+            )
+            self._root = ""
+            self.bucket_prefix = cfg.uri[len("s3://") :].strip("/")
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self._root = cfg.uri
+            self.bucket_prefix = ""
+
+    # --- naming -------------------------------------------------------------------------
+
+    @property
+    def is_s3(self) -> bool:
+        return self.cfg.is_s3
+
+    def bucket(self, zone: str) -> str:
+        return f"{self.bucket_prefix}{zone}"
+
+    def path(self, zone: str, rel: str = "") -> str:
+        """Path for pyarrow.fs: `<root>/<zone>/<rel>` locally, `<bucket>/<rel>` on S3."""
+        base = self.bucket(zone) if self.is_s3 else f"{self._root}/{zone}"
+        return f"{base}/{rel}".rstrip("/") if rel else base
+
+    def uri(self, zone: str, rel: str = "") -> str:
+        """Location for DuckDB and Spark: a local absolute path or `s3://bucket/key`."""
+        return f"s3://{self.path(zone, rel)}" if self.is_s3 else self.path(zone, rel)
+
+    def describe(self) -> str:
+        return f"{self.cfg.uri} (endpoint {self.cfg.s3.endpoint})" if self.is_s3 else self.cfg.uri
+
+    # --- zones --------------------------------------------------------------------------
+
+    def ensure_zones(self, zones: list[str]) -> None:
+        for zone in zones:
+            self.fs.create_dir(self.path(zone))
+
+    # --- files --------------------------------------------------------------------------
+
+    def exists(self, zone: str, rel: str) -> bool:
+        return self.fs.get_file_info(self.path(zone, rel)).type != pafs.FileType.NotFound
+
+    def list_files(self, zone: str, prefix: str = "") -> list[str]:
+        """Every file under `prefix`, as paths relative to the zone, sorted."""
+        base = self.path(zone)
+        sel = pafs.FileSelector(self.path(zone, prefix), recursive=True, allow_not_found=True)
+        try:
+            infos = self.fs.get_file_info(sel)
+        except FileNotFoundError:
+            return []
+        return sorted(i.path[len(base) + 1 :] for i in infos if i.type == pafs.FileType.File)
+
+    def size(self, zone: str, rel: str) -> int:
+        return self.fs.get_file_info(self.path(zone, rel)).size or 0
+
+    def read_bytes(self, zone: str, rel: str) -> bytes:
+        with self.fs.open_input_stream(self.path(zone, rel)) as f:
+            return f.read()
+
+    def open_input(self, zone: str, rel: str) -> BinaryIO:
+        return self.fs.open_input_file(self.path(zone, rel))  # type: ignore[return-value]
+
+    @contextmanager
+    def open_output(self, zone: str, rel: str) -> Iterator[BinaryIO]:
+        """Write a file so that readers see all of it or none of it.
+
+        Locally: a hidden temporary file, then an atomic rename. On S3 a single PUT is atomic.
+        """
+        if self.is_s3:
+            with self.fs.open_output_stream(self.path(zone, rel)) as out:
+                yield out  # type: ignore[misc]
+            return
+        final = Path(self.path(zone, rel))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                yield out  # type: ignore[misc]
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def write_bytes(self, zone: str, rel: str, data: bytes) -> None:
+        with self.open_output(zone, rel) as out:
+            out.write(data)
+
+    def move(self, zone: str, src: str, dst_zone: str, dst: str) -> None:
+        """Rename locally (atomic); copy then delete on S3."""
+        if not self.is_s3:
+            Path(self.path(dst_zone, dst)).parent.mkdir(parents=True, exist_ok=True)
+        self.fs.move(self.path(zone, src), self.path(dst_zone, dst))
+
+    def delete(self, zone: str, rel: str) -> None:
+        with suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(zone, rel))
+
+    def delete_dir(self, zone: str, rel: str) -> None:
+        info = self.fs.get_file_info(self.path(zone, rel))
+        if info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(self.path(zone, rel))
+        elif self.is_s3:
+            for f in self.list_files(zone, rel):
+                self.delete(zone, f)
+
+
+def open_lake(lake: str | None = None) -> Lake:
+    """The lake named by `--lake`, `LAKE_URI` or the default folder."""
+    return Lake(LakeConfig.resolve(lake))
