@@ -115,7 +115,8 @@ def load_contract(path: Path) -> Contract:
             path=path,
         )
     except (KeyError, TypeError, yaml.YAMLError) as e:
-        raise LakeError(f"contract {path} is malformed: {e!r}", "compare it with ingestion/contracts/cvs_pos.yml") from e
+        raise LakeError(f"contract {path} is malformed: {e!r}",
+                        "compare it with ingestion/contracts/cvs_pos.yml") from e
     if contract.format not in FORMATS:
         raise LakeError(f"contract {path.name}: unknown format {contract.format}", f"use one of {sorted(FORMATS)}")
     if contract.format != "parquet" and contract.encoding not in ENCODINGS:

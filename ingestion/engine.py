@@ -432,7 +432,10 @@ def ingest(
     lake.ensure_zones(layout.all_zones(list(rules.companies)))
     existing = manifests.read_all(lake)
     seen = {(r["company"], r["feed"], r["source"], r["sha256"]) for r in existing.to_pylist()}
-    landed_by_sha = {r["sha256"]: r["source"] for r in existing.to_pylist() if r["status"] == "landed"}
+    # A resend is the same bytes in the same company's feed; equal files of different companies
+    # (say two empty category lists) are not duplicates of each other.
+    landed_by_sha = {(r["company"], r["feed"], r["sha256"]): r["source"]
+                     for r in existing.to_pylist() if r["status"] == "landed"}
     files = landed_files(lake, companies)
     if on_start:
         on_start(len(files), sum(f.size for f in files))
@@ -444,9 +447,10 @@ def ingest(
             if progress:
                 progress(f.source, f.size)
             continue
-        row = ingest_file(lake, con, rules, contracts, f, sha, landed_by_sha.get(sha), progress)
+        key = (f.company, f.feed, sha)
+        row = ingest_file(lake, con, rules, contracts, f, sha, landed_by_sha.get(key), progress)
         if row.status == "landed":
-            landed_by_sha.setdefault(sha, f.source)
+            landed_by_sha.setdefault(key, f.source)
         seen.add((f.company, f.feed, f.source, sha))
         summary.rows.append(row)
     return summary

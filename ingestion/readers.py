@@ -163,15 +163,26 @@ def read_csv(
         bad_rows.append(row)
         return "skip"
 
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(column_names=positional, block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.binary()),
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=positional, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.binary()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as e:
+        if "Empty CSV file" in str(e):
+            return  # a header and nothing else: zero records
+        raise NeedExactLines(f"{filename}: {e}") from None
     line = 2  # the header is line 1
-    for batch in reader:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as e:  # e.g. an unterminated quote: let the exact reader say where
+            raise NeedExactLines(f"{filename}: {e}") from None
         if bad_rows:
             raise NeedExactLines(f"{filename}: a row does not split into {width} fields")
         n = batch.num_rows
@@ -192,15 +203,16 @@ def _read_csv_exact(stream: BinaryIO, contract: Contract, filename: str, header:
     # latin-1 maps every byte to one character and back, so the bytes survive untouched.
     text = io.TextIOWrapper(stream, encoding="latin-1", newline="")
     reader = csv.reader(text)
-    prev = 1
+    prev = 0  # physical data lines consumed so far; data starts on line 2
+    last_malformed = False
     while True:
         cols: list[list[bytes | None]] = [[] for _ in range(width)]
         lines: list[int] = []
         malformed: list[str | None] = []
         raw_text: list[str | None] = []
         for fields in reader:
-            lines.append(prev + 1)
-            prev = reader.line_num + 1
+            lines.append(prev + 2)
+            prev = reader.line_num
             if len(fields) == width:
                 for i, f in enumerate(fields):
                     cols[i].append(f.encode("latin-1"))
@@ -215,15 +227,16 @@ def _read_csv_exact(stream: BinaryIO, contract: Contract, filename: str, header:
                 break
         if not lines:
             break
+        last_malformed, last_line = malformed[-1] is not None, lines[-1]
         columns = {name: pa.array(cols[i], pa.binary()) for i, name in enumerate(positional)}
         yield _assemble(columns, header, contract, np.array(lines, dtype=np.int64),
                         pa.array(malformed, pa.string()), pa.array(raw_text, pa.string()))
     # A last line cut short (no final line break, wrong number of fields) means the file was truncated.
     stream.seek(-1, io.SEEK_END)
-    if stream.read(1) != b"\n" and malformed and malformed[-1] is not None:
+    if stream.read(1) != b"\n" and last_malformed:
         raise FileRejected(
             "truncated_file",
-            f"{filename} ends in the middle of line {lines[-1]}; ask {contract.company} to resend it",
+            f"{filename} ends in the middle of line {last_line}; ask {contract.company} to resend it",
         )
 
 

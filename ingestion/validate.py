@@ -91,7 +91,8 @@ def _typed(col: Column, v: str, tz: str) -> str:
     if t == "float":
         return f"try_cast({v} AS DOUBLE)"
     if t == "bool":
-        return f"(CASE lower({v}) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'false' THEN false WHEN '0' THEN false END)"
+        return (f"(CASE lower({v}) WHEN 'true' THEN true WHEN '1' THEN true "
+                f"WHEN 'false' THEN false WHEN '0' THEN false END)")
     if t == "date":
         if col.format:
             return f"CAST(try_strptime({v}, {lit(col.format)}) AS DATE)"
@@ -214,7 +215,8 @@ def compile_contract(
             checks.append((f"{t} > TIMESTAMP {limit}", "future_date", detail))
 
     if contract.partition_by == "date":
-        part_expr = f"CAST(make_timestamp(epoch_us({q('__t_' + contract.partition_column)}) + {fixed_offset_us(tz)}) AS DATE)"
+        local_us = f"epoch_us({q('__t_' + contract.partition_column)}) + {fixed_offset_us(tz)}"
+        part_expr = f"CAST(make_timestamp({local_us}) AS DATE)"
     else:
         part_expr = lit(partition_value or batch_id)
     reason = "CASE WHEN _malformed IS NOT NULL THEN _malformed " + " ".join(
