@@ -46,13 +46,15 @@ def main(argv: list[str] | None = None) -> dict:
             )
             ours_wall, ours_rss = measure(
                 "from lake.storage import open_lake\nfrom ingestion.engine import ingest\n"
-                f"s = ingest(open_lake({str(root)!r}))\nassert s.rows[0].rows_landed == s.rows[0].rows_read > 0, s.rows\n"
+                f"s = ingest(open_lake({str(root)!r}))\n"
+                "assert s.rows[0].rows_landed == s.rows[0].rows_read > 0, s.rows\n"
             )
             result["rows"][rows] = {"ingest_s": ours_wall, "ingest_peak_mb": ours_rss,
                                     "bare_duckdb_s": bare_wall, "bare_peak_mb": bare_rss,
                                     "ratio": ours_wall / bare_wall}
     big, small = result["rows"][args.rows], result["rows"][args.small_rows]
-    print(f"{'rows':>12} {'ingest s':>9} {'bare DuckDB s':>14} {'ratio':>6} {'ingest peak MB':>15} {'bare peak MB':>13}")
+    print(f"{'rows':>12} {'ingest s':>9} {'bare DuckDB s':>14} {'ratio':>6} "
+          f"{'ingest peak MB':>15} {'bare peak MB':>13}")
     for rows, r in sorted(result["rows"].items()):
         print(f"{rows:>12,} {r['ingest_s']:>9.1f} {r['bare_duckdb_s']:>14.1f} {r['ratio']:>6.2f} "
               f"{r['ingest_peak_mb']:>15.0f} {r['bare_peak_mb']:>13.0f}")

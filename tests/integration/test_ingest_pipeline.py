@@ -45,7 +45,8 @@ def read_zone(lake: Lake, zone: str, prefix: str = "") -> pa.Table | None:
     if not files:
         return None
     con = duckdb.connect()
-    return con.execute("SELECT * FROM read_parquet(?, hive_partitioning=true, union_by_name=true)", [files]).to_arrow_table()
+    sql = "SELECT * FROM read_parquet(?, hive_partitioning=true, union_by_name=true)"
+    return con.execute(sql, [files]).to_arrow_table()
 
 
 def test_every_extract_and_master_round_trips(sample):
