@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from lake.errors import LakeError
+from lake.s3cli import s3
 
 console = Console(stderr=True)
 out = Console()
@@ -61,7 +62,11 @@ def main() -> None:
       lake generate             write synthetic company extracts into the landing zones
       lake ingest               land new extracts: raw zone, quarantine, manifests
       lake status               what has landed, per company and feed
+      lake s3 up                run the lake on a local S3 server (see `lake s3 --help`)
     """
+
+
+main.add_command(s3)
 
 
 def _open(lake_uri: str | None):

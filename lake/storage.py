@@ -80,7 +80,13 @@ class Lake:
 
     def ensure_zones(self, zones: list[str]) -> None:
         for zone in zones:
-            self.fs.create_dir(self.path(zone))
+            try:
+                self.fs.create_dir(self.path(zone))
+            except OSError as e:
+                # On S3 the administrator makes the buckets (`lake s3 up`); a job's credentials cannot
+                # even look at zones outside its grants. Skip those: a real misuse fails at the write.
+                if not (self.is_s3 and "ACCESS_DENIED" in str(e)):
+                    raise
 
     # --- files --------------------------------------------------------------------------
 
