@@ -231,7 +231,7 @@ class _Batch:
             self.lake.delete_dir(zone, layout.staging(self.batch_id, ""))
 
 
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Run an iterator in a background thread, `depth` items ahead; exceptions surface in the caller."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()

@@ -15,6 +15,7 @@ import csv
 import gzip
 import io
 import json
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -145,6 +146,47 @@ class NeedExactLines(Exception):
     """The fast CSV path met a row it could not number exactly; the engine re-reads the file exactly."""
 
 
+class _Throttled(io.RawIOBase):
+    """A file Arrow's streaming CSV reader may only read `ahead` blocks past what was consumed.
+
+    Arrow reads the whole input ahead of its consumer (its I/O thread does not wait), so a 10 GB file
+    would sit in memory; blocking its reads here keeps memory flat whatever the file size.
+    """
+
+    def __init__(self, raw: BinaryIO, block: int, ahead: int = 3) -> None:
+        self.raw, self.block, self.ahead = raw, block, ahead
+        self.bytes_read = 0
+        self.consumed_blocks = 0
+        self.done = False
+        self.cond = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def consumed(self) -> None:
+        with self.cond:
+            self.consumed_blocks += 1
+            self.cond.notify_all()
+
+    def finish(self) -> None:
+        with self.cond:
+            self.done = True
+            self.cond.notify_all()
+
+    def read(self, n: int = -1) -> bytes:
+        with self.cond:
+            while not self.done and self.bytes_read >= (self.consumed_blocks + self.ahead) * self.block:
+                self.cond.wait(timeout=1.0)
+        data = self.raw.read(n)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
 def read_csv(
     stream: BinaryIO, contract: Contract, filename: str, exact: bool = False, lines_in_file: int | None = None
 ) -> Iterator[pa.Table]:
@@ -163,33 +205,40 @@ def read_csv(
         bad_rows.append(row)
         return "skip"
 
+    block = 8 << 20
+    source = _Throttled(stream, block)
     try:
         reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=positional, block_size=16 << 20),
+            source,
+            read_options=pacsv.ReadOptions(column_names=positional, block_size=block),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.binary()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as e:
+        source.finish()
         if "Empty CSV file" in str(e):
             return  # a header and nothing else: zero records
         raise NeedExactLines(f"{filename}: {e}") from None
     line = 2  # the header is line 1
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowInvalid as e:  # e.g. an unterminated quote: let the exact reader say where
-            raise NeedExactLines(f"{filename}: {e}") from None
-        if bad_rows:
-            raise NeedExactLines(f"{filename}: a row does not split into {width} fields")
-        n = batch.num_rows
-        columns = {name: batch.column(i) for i, name in enumerate(positional)}
-        lines = np.arange(line, line + n, dtype=np.int64)
-        line += n
-        yield _assemble(columns, header, contract, lines, pa.nulls(n, pa.string()), pa.nulls(n, pa.string()))
+    try:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as e:  # e.g. an unterminated quote: let the exact reader say where
+                raise NeedExactLines(f"{filename}: {e}") from None
+            source.consumed()
+            if bad_rows:
+                raise NeedExactLines(f"{filename}: a row does not split into {width} fields")
+            n = batch.num_rows
+            columns = {name: batch.column(i) for i, name in enumerate(positional)}
+            lines = np.arange(line, line + n, dtype=np.int64)
+            line += n
+            yield _assemble(columns, header, contract, lines, pa.nulls(n, pa.string()), pa.nulls(n, pa.string()))
+    finally:
+        source.finish()
     if bad_rows:
         raise NeedExactLines(f"{filename}: a row does not split into {width} fields")
     if lines_in_file is not None and lines_in_file != line - 1:
