@@ -246,6 +246,54 @@ def status(lake_uri: str | None) -> None:
     out.print(t)
 
 
+# --- analytics -----------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+@click.option("--select", "-s", default=None, metavar="SELECTOR", help="dbt node selection, e.g. mart_rfm+.")
+def build(lake_uri: str | None, select: str | None) -> None:
+    """Build and test the marts with dbt (`dbt build` on DuckDB) from the group zone."""
+    result = run_build_step(_open(lake_uri), select)
+    if not result.success:
+        raise LakeError("dbt build failed: " + "; ".join(result.failures[:5]),
+                        "read the failing model or test above; `lake build -s <model>` re-runs one")
+
+
+def run_build_step(lake, select: str | None = None):
+    from lake.build import run_build
+
+    with console.status("dbt build: marts and their tests"):
+        result = run_build(lake, select)
+    out.print(result.summary())
+    for f in result.failures:
+        out.print(f"[red]failed[/] {f}")
+    return result
+
+
+@main.command()
+@LAKE_OPTION
+@click.argument("query", required=False)
+def sql(lake_uri: str | None, query: str | None) -> None:
+    """Query the marts in DuckDB (read-only; raw zones and PII are not reachable).
+
+    With QUERY, run it and print the result; without, open an interactive prompt (end statements with ;).
+    """
+    from lake.analyst import repl
+
+    repl(_open(lake_uri), query)
+
+
+@main.command()
+@LAKE_OPTION
+def docs(lake_uri: str | None) -> None:
+    """Generate the dbt docs site (models, columns, tests, lineage) and say where it is."""
+    from lake.build import run_docs
+
+    with console.status("dbt docs generate"):
+        target = run_docs(_open(lake_uri))
+    out.print(f"docs site: {target / 'index.html'}  (serve it with: python -m http.server -d {target})")
+
+
 # --- demo ----------------------------------------------------------------------------------
 
 @main.command()

@@ -1,0 +1,67 @@
+"""Benchmark (DESIGN §8): `dbt build` of all marts on a group zone of about 10M purchases; target 60 s on 2 cores.
+
+    python -m bench.bench_dbt [--members 180000] [--days 365] [--lake PATH]
+
+The group zone comes from the deterministic fixture generator (tests/integration/group_fixture.py); it is kept
+in PATH (default bench/results/dbt-lake) and reused when it already holds the same configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from bench._harness import save
+from lake.build import run_build
+from lake.config import REPO_ROOT, LakeConfig
+from lake.storage import Lake
+from tests.integration.group_fixture import FixtureConfig, write_group_fixture
+
+TARGET_SECONDS = 60.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--members", type=int, default=180_000)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--lake", default=str(REPO_ROOT / "bench" / "results" / "dbt-lake"))
+    args = ap.parse_args()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    lake = Lake(LakeConfig.resolve(args.lake))
+    cfg = FixtureConfig(members=args.members, days=args.days, start=FixtureConfig().start, seed=1)
+    stamp = Path(args.lake) / "fixture.json"
+    want = {"members": cfg.members, "days": cfg.days, "seed": cfg.seed}
+    if not stamp.exists() or json.loads(stamp.read_text()).get("config") != want:
+        t0 = time.perf_counter()
+        truth = write_group_fixture(lake, cfg)
+        stamp.write_text(json.dumps({"config": want, "purchases": truth["counts"]["purchases"]}))
+        print(f"generated group zone: {truth['counts']['purchases']:,} purchases in {time.perf_counter() - t0:.1f}s")
+    purchases = json.loads(stamp.read_text())["purchases"]
+    result = run_build(lake)
+    if not result.success:
+        raise SystemExit("dbt build failed:\n" + "\n".join(result.failures))
+    ratio = result.seconds / TARGET_SECONDS
+    save(
+        "dbt",
+        {
+            "purchases": purchases,
+            "members": cfg.members,
+            "days": cfg.days,
+            "seconds": result.seconds,
+            "target_seconds": TARGET_SECONDS,
+            "ratio": ratio,
+            "counts": result.counts,
+        },
+    )
+    print(
+        f"dbt build of all marts on {purchases:,} purchases ({cfg.members:,} members, {cfg.days} days): "
+        f"{result.seconds:.1f}s, target {TARGET_SECONDS:.0f}s ({ratio:.2f}x of target) "
+        f"[{', '.join(f'{n} {s}' for s, n in sorted(result.counts.items()))}]"
+    )
+
+
+if __name__ == "__main__":
+    main()

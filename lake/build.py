@@ -1,0 +1,157 @@
+"""`lake build` and `lake docs`: run the dbt project in models/ (dbt-duckdb) against the lake's group zone.
+
+The target follows the lake: `local` reads the group zone folder, `s3` reads it through httpfs (installed
+offline from the duckdb-extension-httpfs wheel). Marts are built into `<lake>/marts/marts.duckdb` locally (on
+S3 into a DuckDB file in the state folder) and exported as Parquet to the marts zone. The minimum cell size
+k comes from expectations/sharing_rules.yml, passed to dbt as the var `min_cell_k`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from lake.config import REPO_ROOT, state_dir
+from lake.duck import httpfs_extension_file
+from lake.errors import LakeError
+from lake.layout import GROUP, MARTS
+from lake.storage import Lake
+
+PROJECT_DIR = REPO_ROOT / "models"
+MARTS_DB = "marts.duckdb"
+
+
+@dataclass
+class BuildResult:
+    """What `dbt build` did: overall success, per-node status counts, failures and timing."""
+
+    success: bool
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    marts_db: str = ""
+    marts_uri: str = ""
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
+        return f"dbt build {'passed' if self.success else 'FAILED'} in {self.seconds:.1f}s ({parts})"
+
+
+def marts_db_path(lake: Lake) -> Path:
+    """The DuckDB file dbt builds the marts in: in the marts zone locally, in the state folder for S3."""
+    if lake.is_s3:
+        return state_dir() / "marts" / MARTS_DB
+    return Path(lake.path(MARTS, MARTS_DB))
+
+
+def dbt_vars(lake: Lake, extra: dict | None = None) -> dict:
+    """dbt vars compiled from the sharing rules and the lake layout."""
+    from expectations.rules import load_rules
+
+    rules = load_rules()
+    out = {"min_cell_k": rules.aggregate_cell_k, "marts_uri": lake.uri(MARTS)}
+    out.update(extra or {})
+    return out
+
+
+def dbt_env(lake: Lake) -> dict[str, str]:
+    """Environment the profile (models/profiles.yml) reads."""
+    env = {
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "LAKE_DBT_TARGET": "s3" if lake.is_s3 else "local",
+        "LAKE_GROUP_URI": lake.uri(GROUP),
+        "LAKE_MARTS_DB": str(marts_db_path(lake)),
+    }
+    if lake.is_s3:
+        s3 = lake.cfg.s3
+        ep = urlparse(s3.endpoint) if s3.endpoint else None
+        env.update(
+            {
+                "LAKE_HTTPFS_EXTENSION": str(httpfs_extension_file()),
+                "LAKE_S3_ENDPOINT": ep.netloc if ep else "s3.amazonaws.com",
+                "LAKE_S3_USE_SSL": "false" if ep and ep.scheme == "http" else "true",
+                "AWS_ACCESS_KEY_ID": s3.access_key or "",
+                "AWS_SECRET_ACCESS_KEY": s3.secret_key or "",
+                "AWS_REGION": s3.region,
+            }
+        )
+    return env
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_group_zone(lake: Lake) -> None:
+    if not lake.list_files(GROUP, "member_day"):
+        raise LakeError(
+            f"the group zone of {lake.describe()} has no member_day table: nothing to build marts from",
+            "run `lake transform` first (or `lake demo`)",
+        )
+
+
+def _invoke(lake: Lake, args: list[str]) -> tuple[object, float]:
+    from dbt.cli.main import dbtRunner
+
+    marts_db_path(lake).parent.mkdir(parents=True, exist_ok=True)
+    common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet"]
+    start = time.perf_counter()
+    with _environment(dbt_env(lake)):
+        res = dbtRunner().invoke([*args, *common])
+    return res, time.perf_counter() - start
+
+
+def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = None) -> BuildResult:
+    """`dbt build` (models, data tests, unit tests) of the marts; `select` is a dbt selector."""
+    _check_group_zone(lake)
+    lake.ensure_zones([MARTS])
+    args = ["build", "--vars", json.dumps(dbt_vars(lake, extra_vars))]
+    if select:
+        args += ["--select", select]
+    res, seconds = _invoke(lake, args)
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    for r in getattr(res, "result", None) or []:
+        status = str(r.status)
+        counts[status] = counts.get(status, 0) + 1
+        if status in ("error", "fail"):
+            failures.append(f"{r.node.name}: {(r.message or '').strip()[:300]}")
+    exc = getattr(res, "exception", None)
+    if exc is not None and not failures:
+        failures.append(str(exc))
+    return BuildResult(
+        success=bool(getattr(res, "success", False)),
+        seconds=seconds,
+        counts=counts,
+        failures=failures,
+        marts_db=str(marts_db_path(lake)),
+        marts_uri=lake.uri(MARTS),
+    )
+
+
+def run_docs(lake: Lake) -> Path:
+    """`dbt docs generate`; returns the folder holding the static site (index.html, catalog.json)."""
+    res, _ = _invoke(lake, ["docs", "generate", "--vars", json.dumps(dbt_vars(lake))])
+    if not getattr(res, "success", False):
+        raise LakeError(
+            f"dbt docs generate failed: {getattr(res, 'exception', None) or 'see models/logs/dbt.log'}",
+            "run `lake build` first so the marts exist",
+        )
+    return PROJECT_DIR / "target"

@@ -1,0 +1,41 @@
+-- Which brands send customers to which: per (source brand A, target brand B) over all their campaigns, members
+-- exposed, first purchases at B within the window, treatment against control. Cells below k suppressed.
+with outcomes as (
+    select * from {{ ref('int_campaign_outcomes') }}
+    where not had_target_purchase_before
+),
+
+pairs as (
+    select
+        source_company,
+        target_company,
+        count(distinct campaign_id) as campaigns,
+        count(*) filter (where assigned_group = 'treatment') as treatment_members,
+        count(*) filter (where assigned_group = 'control') as control_members,
+        count(*) filter (where assigned_group = 'treatment' and is_converted) as treatment_converted,
+        count(*) filter (where assigned_group = 'control' and is_converted) as control_converted,
+    from outcomes
+    group by all
+),
+
+final as (
+    select
+        source_company || ':' || target_company as pair_id,
+        source_company,
+        target_company,
+        campaigns,
+        least(treatment_members, control_members) < {{ var('min_cell_k') }} as is_suppressed,
+        treatment_members,
+        control_members,
+        {{ k_suppress('treatment_converted / nullif(treatment_members, 0)', 'least(treatment_members, control_members)') }}
+            as treatment_rate,
+        {{ k_suppress('control_converted / nullif(control_members, 0)', 'least(treatment_members, control_members)') }}
+            as control_rate,
+        {{ k_suppress(
+            'treatment_converted / nullif(treatment_members, 0) - control_converted / nullif(control_members, 0)',
+            'least(treatment_members, control_members)'
+        ) }} as uplift,
+    from pairs
+)
+
+select * from final

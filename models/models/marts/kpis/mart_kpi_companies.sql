@@ -1,0 +1,48 @@
+-- Per company: data freshness (last purchase date in the group zone, days behind the newest company and behind
+-- today), volume in the last 30 days, and the gid link rate (share of purchases carrying a gid).
+with purchases as (
+    select * from {{ ref('stg_group__purchases') }}
+),
+
+money as (
+    select * from {{ ref('stg_group__money_monthly') }}
+),
+
+per_company as (
+    select
+        company,
+        max(purchase_date) as last_data_date,
+        count(*) as purchases,
+        count(gid) as member_purchases,
+    from purchases
+    group by company
+    union all
+    select
+        'money' as company,
+        (max(month) + interval 1 month - interval 1 day)::date as last_data_date,
+        null as purchases,
+        null as member_purchases,
+    from money
+),
+
+recent as (
+    select company, count(*) as purchases_30d
+    from purchases
+    where purchase_date > (select max(purchase_date) from purchases) - 30
+    group by company
+),
+
+final as (
+    select
+        per_company.company,
+        per_company.last_data_date,
+        (max(per_company.last_data_date) over () - per_company.last_data_date)::integer as days_behind_newest,
+        (current_date - per_company.last_data_date)::integer as days_since_last_data,
+        per_company.purchases,
+        coalesce(recent.purchases_30d, 0) as purchases_30d,
+        per_company.member_purchases / nullif(per_company.purchases, 0) as gid_link_rate,
+    from per_company
+    left join recent on per_company.company = recent.company
+)
+
+select * from final

@@ -1,0 +1,81 @@
+-- Group KPIs per month: active members, cross-brand share, spend per member, coupon redemption, gid link rate.
+with member_days as (
+    select * from {{ ref('stg_group__member_days') }}
+),
+
+purchases as (
+    select * from {{ ref('stg_group__purchases') }}
+),
+
+campaigns as (
+    select * from {{ ref('stg_group__campaigns') }}
+),
+
+assignments as (
+    select * from {{ ref('stg_group__campaign_assignments') }}
+    where assigned_group = 'treatment'
+),
+
+member_months as (
+    select
+        gid,
+        date_trunc('month', purchase_date)::date as month,
+        count(distinct company) as brands,
+        sum(spend_yen) as spend_yen,
+        sum(visits) as visits,
+    from member_days
+    group by all
+),
+
+activity as (
+    select
+        month,
+        count(*) as active_members,
+        count(*) filter (where brands >= 2) as cross_brand_members,
+        sum(spend_yen) as spend_yen,
+        sum(visits) as visits,
+    from member_months
+    group by month
+),
+
+purchase_months as (
+    select
+        date_trunc('month', purchase_date)::date as month,
+        count(*) as purchases,
+        count(gid) as member_purchases,
+        count(distinct gid) filter (where campaign_id is not null) as coupon_redeemers,
+    from purchases
+    group by all
+),
+
+coupon_targets as (
+    select
+        months.month,
+        count(distinct assignments.gid) as coupon_members,
+    from (select distinct month from activity) as months
+    inner join campaigns
+        on campaigns.starts_on < months.month + interval 1 month
+        and campaigns.ends_on >= months.month
+    inner join assignments on campaigns.campaign_id = assignments.campaign_id
+    group by months.month
+),
+
+final as (
+    select
+        activity.month,
+        activity.active_members,
+        activity.cross_brand_members,
+        activity.cross_brand_members / activity.active_members as cross_brand_share,
+        activity.spend_yen::bigint as spend_yen,
+        activity.spend_yen / activity.active_members as spend_per_member_yen,
+        activity.visits / activity.active_members as visits_per_member,
+        coalesce(purchase_months.coupon_redeemers, 0) as coupon_redeemers,
+        coalesce(coupon_targets.coupon_members, 0) as coupon_members,
+        purchase_months.coupon_redeemers / nullif(coupon_targets.coupon_members, 0) as coupon_redemption_rate,
+        purchase_months.member_purchases / nullif(purchase_months.purchases, 0) as gid_link_rate,
+    from activity
+    left join purchase_months on activity.month = purchase_months.month
+    left join coupon_targets on activity.month = coupon_targets.month
+)
+
+select * from final

@@ -1,0 +1,101 @@
+-- Unified member view (DESIGN §7): one row per gid with the brands used, spend and visits over the last
+-- 30/90/365 days, home area from the stores used, and life-stage and programme flags. No PII.
+with members as (
+    select * from {{ ref('stg_group__members') }}
+),
+
+brands as (
+    select * from {{ ref('int_member_brands_summarised') }}
+),
+
+member_days as (
+    select * from {{ ref('stg_group__member_days') }}
+),
+
+visits as (
+    select * from {{ ref('int_store_visits_located') }}
+),
+
+moves as (
+    select * from {{ ref('int_member_moves_detected') }}
+),
+
+money as (
+    select gid, sum(payments) as emoney_payments from {{ ref('stg_group__money_monthly') }} group by gid
+),
+
+brand_summary as (
+    select
+        gid,
+        list(company order by company) as brands_used,
+        count(*) as n_brands,
+        min(first_purchase_date) as first_purchase_date,
+        max(last_purchase_date) as last_purchase_date,
+        bool_or(company = 'baby') as has_baby_purchases,
+    from brands
+    group by gid
+),
+
+recent as (
+    select
+        gid,
+        sum(spend_yen) filter (where purchase_date > {{ as_of_date() }} - 30) as spend_30d_yen,
+        sum(spend_yen) filter (where purchase_date > {{ as_of_date() }} - 90) as spend_90d_yen,
+        sum(spend_yen) filter (where purchase_date > {{ as_of_date() }} - 365) as spend_365d_yen,
+        sum(visits) filter (where purchase_date > {{ as_of_date() }} - 30) as visits_30d,
+        sum(visits) filter (where purchase_date > {{ as_of_date() }} - 90) as visits_90d,
+        sum(visits) filter (where purchase_date > {{ as_of_date() }} - 365) as visits_365d,
+    from member_days
+    group by gid
+),
+
+home as (
+    select
+        gid,
+        mode(prefecture order by prefecture) as home_prefecture,
+    from visits
+    where purchase_date > {{ as_of_date() }} - 7 * {{ var('home_window_weeks') }}
+    group by gid
+),
+
+last_move as (
+    select gid, max(moved_on) as last_moved_on, count(*) as moves from moves group by gid
+),
+
+final as (
+    select
+        members.gid,
+        members.birth_year,
+        members.gender,
+        members.prefecture as registered_prefecture,
+        members.postal3,
+        members.joined_on,
+        members.has_marketing_consent,
+        members.programme_joined_on,
+        members.programme_joined_on is not null as is_programme_member,
+        coalesce(money.emoney_payments, 0) > 0 as is_emoney_user,
+        coalesce(money.emoney_payments, 0) > 0 and members.programme_joined_on is null as is_emoney_only,
+        coalesce(brand_summary.brands_used, []::varchar []) as brands_used,
+        coalesce(brand_summary.n_brands, 0) as n_brands,
+        brand_summary.first_purchase_date,
+        brand_summary.last_purchase_date,
+        coalesce(recent.spend_30d_yen, 0)::bigint as spend_30d_yen,
+        coalesce(recent.spend_90d_yen, 0)::bigint as spend_90d_yen,
+        coalesce(recent.spend_365d_yen, 0)::bigint as spend_365d_yen,
+        coalesce(recent.visits_30d, 0)::bigint as visits_30d,
+        coalesce(recent.visits_90d, 0)::bigint as visits_90d,
+        coalesce(recent.visits_365d, 0)::bigint as visits_365d,
+        coalesce(home.home_prefecture, members.prefecture) as home_prefecture,
+        last_move.last_moved_on,
+        coalesce(last_move.moves, 0) > 0 as has_moved,
+        coalesce(brand_summary.has_baby_purchases, false) as is_baby_stage,
+        members.joined_on > {{ as_of_date() }} - 90 as is_new_member,
+    from members
+    left join brand_summary on members.gid = brand_summary.gid
+    left join recent on members.gid = recent.gid
+    left join home on members.gid = home.gid
+    left join last_move on members.gid = last_move.gid
+    left join money on members.gid = money.gid
+)
+
+select * from final

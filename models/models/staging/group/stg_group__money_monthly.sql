@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ source('group', 'money_monthly') }}
+),
+
+final as (
+    select
+        gid::varchar as gid,
+        month::date as month,
+        payments::bigint as payments,
+        payment_yen::bigint as payment_yen,
+    from source
+    where gid is not null
+)
+
+select * from final
