@@ -3,14 +3,17 @@
     python -m bench.bench_dbt [--members 180000] [--days 365] [--lake PATH]
 
 The group zone comes from the deterministic fixture generator (tests/integration/group_fixture.py); it is kept
-in PATH (default bench/results/dbt-lake) and reused when it already holds the same configuration.
+in PATH (default bench/results/dbt-lake) and reused when it already holds the same configuration and was written
+by the same version of the generator (a hash of its source), so a changed fixture never benchmarks stale data.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from bench._harness import save
 from lake.build import run_build
 from lake.config import REPO_ROOT, LakeConfig
 from lake.storage import Lake
+from tests.integration import group_fixture
 from tests.integration.group_fixture import FixtureConfig, write_group_fixture
 
 TARGET_SECONDS = 60.0
@@ -33,9 +37,11 @@ def main() -> None:
     lake = Lake(LakeConfig.resolve(args.lake))
     cfg = FixtureConfig(members=args.members, days=args.days, start=FixtureConfig().start, seed=1)
     stamp = Path(args.lake) / "fixture.json"
-    want = {"members": cfg.members, "days": cfg.days, "seed": cfg.seed}
+    generator = hashlib.sha256(Path(group_fixture.__file__).read_bytes()).hexdigest()[:16]
+    want = {"members": cfg.members, "days": cfg.days, "seed": cfg.seed, "generator": generator}
     if not stamp.exists() or json.loads(stamp.read_text()).get("config") != want:
         t0 = time.perf_counter()
+        shutil.rmtree(lake.uri("group"), ignore_errors=True)  # no stale partitions from an older generator
         truth = write_group_fixture(lake, cfg)
         stamp.write_text(json.dumps({"config": want, "purchases": truth["counts"]["purchases"]}))
         print(f"generated group zone: {truth['counts']['purchases']:,} purchases in {time.perf_counter() - t0:.1f}s")

@@ -5,6 +5,17 @@ with visits as (
     select * from {{ ref('int_store_visits_located') }}
 ),
 
+-- A member whose located visits all lie in one prefecture has that home area every week: one run, no move. Only
+-- members seen in two or more prefectures go through the weekly home-area computation (the same result, exactly).
+multi_area_members as (
+    select gid from visits group by gid having min(prefecture) <> max(prefecture)
+),
+
+area_visits as (
+    select gid, prefecture, purchase_date from visits
+    where gid in (select multi_area_members.gid from multi_area_members)
+),
+
 weekly as (
     select
         gid,
@@ -12,12 +23,18 @@ weekly as (
         date_trunc('week', purchase_date)::date as week_start,
         count(*) as n_visits,
         max(purchase_date) as last_visit_date,
-    from visits
+    from area_visits
     group by all
 ),
 
 member_weeks as (
     select distinct gid, week_start from weekly
+),
+
+-- the rolling window as an equi-join: a week's visits count for it and the next `home_window_weeks` - 1 weeks
+window_offsets as (
+    select (7 * offset_weeks)::integer as offset_days
+    from range({{ var('home_window_weeks') }}) as offsets (offset_weeks)
 ),
 
 rolling as (
@@ -27,11 +44,11 @@ rolling as (
         weekly.prefecture,
         sum(weekly.n_visits) as n_visits,
         max(weekly.last_visit_date) as last_visit_date,
-    from member_weeks
-    inner join weekly
-        on member_weeks.gid = weekly.gid
-        and weekly.week_start between
-        member_weeks.week_start - to_weeks({{ var('home_window_weeks') }} - 1) and member_weeks.week_start
+    from weekly
+    cross join window_offsets
+    inner join member_weeks
+        on weekly.gid = member_weeks.gid
+        and weekly.week_start + window_offsets.offset_days = member_weeks.week_start
     group by all
 ),
 
@@ -93,7 +110,7 @@ last_old_visit as (
         moves.run_start,
         max(visits.purchase_date) as last_old_visit_date,
     from moves
-    inner join visits
+    inner join area_visits as visits
         on moves.gid = visits.gid
         and visits.prefecture = moves.from_prefecture
         and visits.purchase_date < moves.run_start + 7
@@ -111,7 +128,7 @@ final as (
     inner join last_old_visit
         on moves.gid = last_old_visit.gid
         and moves.run_start = last_old_visit.run_start
-    inner join visits
+    inner join area_visits as visits
         on moves.gid = visits.gid
         and visits.prefecture = moves.to_prefecture
         and visits.purchase_date > last_old_visit.last_old_visit_date

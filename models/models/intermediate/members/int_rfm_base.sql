@@ -1,28 +1,28 @@
 -- Recency, frequency (visits) and monetary value per member, group-wide (`scope` = 'group') and per brand,
--- over the last 365 days before the as-of date.
-with member_days as (
-    select * from {{ ref('stg_group__member_days') }}
-    where purchase_date > {{ as_of_date() }} - 365
+-- over the last 365 days before the as-of date. Read from the per-brand summary (its 365-day columns): the
+-- group scope is the max / sums over a member's brands, so member days are not scanned again.
+with brands as (
+    select * from {{ ref('int_member_brands_summarised') }}
+    where last_purchase_date_365d is not null
 ),
 
 per_scope as (
     select
         'group' as scope,
         gid,
-        max(purchase_date) as last_purchase_date,
-        sum(visits) as frequency,
-        sum(spend_yen) as monetary_yen,
-    from member_days
+        max(last_purchase_date_365d) as last_purchase_date,
+        sum(visits_365d) as frequency,
+        sum(spend_365d_yen) as monetary_yen,
+    from brands
     group by gid
     union all
     select
         company as scope,
         gid,
-        max(purchase_date) as last_purchase_date,
-        sum(visits) as frequency,
-        sum(spend_yen) as monetary_yen,
-    from member_days
-    group by company, gid
+        last_purchase_date_365d as last_purchase_date,
+        visits_365d as frequency,
+        spend_365d_yen as monetary_yen,
+    from brands
 ),
 
 final as (

@@ -1,4 +1,9 @@
 -- Member store visits placed on the map: one row per member, company and day with a physical store.
+-- A view, not a table: the join to the store master is a cheap lookup, and every reader needs only a slice
+-- (moves: members seen in two prefectures; home area: the last weeks; nearby stores: the movers), so writing
+-- all ~9M rows to disk would cost more than it saves.
+{{ config(materialized="view") }}
+
 with member_days as (
     select * from {{ ref('stg_group__member_days') }}
 ),

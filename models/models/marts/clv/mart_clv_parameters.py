@@ -9,7 +9,9 @@ from lake.clv import fit_bgnbd, fit_gamma_gamma
 def model(dbt, session):
     dbt.config(materialized="table")
     sample = int(dbt.config.get("fit_sample"))
-    df = dbt.ref("int_clv_summaries").df()
+    # rows come back in no particular order (parallel build, preserve_insertion_order off): sort before sampling,
+    # or the sample, hence the fit, would change from one build to the next
+    df = dbt.ref("int_clv_summaries").df().sort_values("gid", kind="stable", ignore_index=True)
     if len(df) > sample:  # the fit needs a few hundred thousand members at most; scoring uses everyone
         df = df.sample(n=sample, random_state=0)
     rows = []

@@ -1,24 +1,49 @@
 -- Cross-brand matrix per period ('all' and each calendar month) and ordered brand pair (A, B): members active at
 -- A, at B, at both, the overlap share P(B|A) and the lift P(B|A) / P(B). Cells with fewer than k members
 -- (sharing rules, minimum_cohort.aggregate_cell_k) are suppressed: their counts and ratios are null.
-with member_days as (
-    select * from {{ ref('stg_group__member_days') }}
+with member_months as (
+    select * from {{ ref('int_member_months') }}
 ),
 
-member_brand_periods as (
-    select distinct gid, company, strftime(date_trunc('month', purchase_date), '%Y-%m') as period
-    from member_days
+member_brands as (
+    select * from {{ ref('int_member_brands_summarised') }}
+),
+
+companies as (
+    select * from {{ ref('int_companies') }}
+),
+
+-- each member's set of brands per period (a bit mask, see int_member_months): per month, and over the whole
+-- window ('all')
+member_brand_sets as (
+    select strftime(month, '%Y-%m') as period, brand_mask
+    from member_months
     union all
-    select distinct gid, company, 'all' as period
-    from member_days
+    select 'all' as period, coalesce(bit_or(1::bigint << companies.company_bit), 0) as brand_mask
+    from member_brands
+    left join companies on member_brands.company = companies.company
+    group by member_brands.gid
+),
+
+-- members per period and brand set: a few hundred rows, on which members and pairs are counted
+brand_sets as (
+    select period, brand_mask, count(*) as members from member_brand_sets group by period, brand_mask
 ),
 
 period_members as (
-    select period, count(distinct gid) as members_total from member_brand_periods group by period
+    select period, sum(members)::bigint as members_total from brand_sets group by period
+),
+
+set_brands as (
+    select brand_sets.period, brand_sets.brand_mask, brand_sets.members, companies.company,
+    from brand_sets
+    inner join companies on (brand_sets.brand_mask >> companies.company_bit) & 1 = 1
 ),
 
 brand_members as (
-    select period, company, count(*) as members from member_brand_periods group by period, company
+    select period, company, sum(members)::bigint as members,
+    from set_brands
+    group by period, company
 ),
 
 pairs as (
@@ -26,11 +51,11 @@ pairs as (
         a.period,
         a.company as brand_a,
         b.company as brand_b,
-        count(*) as members_both,
-    from member_brand_periods as a
-    inner join member_brand_periods as b
-        on a.gid = b.gid
-        and a.period = b.period
+        sum(a.members)::bigint as members_both,
+    from set_brands as a
+    inner join set_brands as b
+        on a.period = b.period
+        and a.brand_mask = b.brand_mask
         and a.company <> b.company
     group by all
 ),

@@ -1,7 +1,7 @@
 -- Per company: data freshness (last purchase date in the group zone, days behind the newest company and behind
 -- today), volume in the last 30 days, and the gid link rate (share of purchases carrying a gid).
-with purchases as (
-    select * from {{ ref('stg_group__purchases') }}
+with purchase_days as (
+    select * from {{ ref('int_purchase_days') }}
 ),
 
 money as (
@@ -12,9 +12,9 @@ per_company as (
     select
         company,
         max(purchase_date) as last_data_date,
-        count(*) as purchases,
-        count(gid) as member_purchases,
-    from purchases
+        sum(purchases)::bigint as purchases,
+        sum(member_purchases)::bigint as member_purchases,
+    from purchase_days
     group by company
     union all
     select
@@ -26,9 +26,9 @@ per_company as (
 ),
 
 recent as (
-    select company, count(*) as purchases_30d
-    from purchases
-    where purchase_date > (select max(purchase_date) from purchases) - 30
+    select company, sum(purchases)::bigint as purchases_30d
+    from purchase_days
+    where purchase_date > (select max(purchase_date) from purchase_days) - 30
     group by company
 ),
 

@@ -1,10 +1,10 @@
 -- Group KPIs per month: active members, cross-brand share, spend per member, coupon redemption, gid link rate.
-with member_days as (
-    select * from {{ ref('stg_group__member_days') }}
+with member_months as (
+    select * from {{ ref('int_member_months') }}
 ),
 
-purchases as (
-    select * from {{ ref('stg_group__purchases') }}
+purchase_days as (
+    select * from {{ ref('int_purchase_days') }}
 ),
 
 campaigns as (
@@ -16,22 +16,11 @@ assignments as (
     where assigned_group = 'treatment'
 ),
 
-member_months as (
-    select
-        gid,
-        date_trunc('month', purchase_date)::date as month,
-        count(distinct company) as brands,
-        sum(spend_yen) as spend_yen,
-        sum(visits) as visits,
-    from member_days
-    group by all
-),
-
 activity as (
     select
         month,
         count(*) as active_members,
-        count(*) filter (where brands >= 2) as cross_brand_members,
+        count(*) filter (where n_brands >= 2) as cross_brand_members,
         sum(spend_yen) as spend_yen,
         sum(visits) as visits,
     from member_months
@@ -41,10 +30,10 @@ activity as (
 purchase_months as (
     select
         date_trunc('month', purchase_date)::date as month,
-        count(*) as purchases,
-        count(gid) as member_purchases,
-        count(distinct gid) filter (where campaign_id is not null) as coupon_redeemers,
-    from purchases
+        sum(purchases)::bigint as purchases,
+        sum(member_purchases)::bigint as member_purchases,
+        count(distinct coupon_gid) as coupon_redeemers,
+    from purchase_days
     group by all
 ),
 

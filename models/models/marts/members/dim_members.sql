@@ -8,10 +8,6 @@ brands as (
     select * from {{ ref('int_member_brands_summarised') }}
 ),
 
-member_days as (
-    select * from {{ ref('stg_group__member_days') }}
-),
-
 visits as (
     select * from {{ ref('int_store_visits_located') }}
 ),
@@ -24,28 +20,22 @@ money as (
     select gid, sum(payments) as emoney_payments from {{ ref('stg_group__money_monthly') }} group by gid
 ),
 
+-- one pass over the member's brands: brands used, first and last purchase, and the 30/90/365-day totals
 brand_summary as (
     select
         gid,
-        list(company order by company) as brands_used,
+        list_sort(list(company)) as brands_used,
         count(*) as n_brands,
         min(first_purchase_date) as first_purchase_date,
         max(last_purchase_date) as last_purchase_date,
         bool_or(company = 'baby') as has_baby_purchases,
+        sum(spend_30d_yen) as spend_30d_yen,
+        sum(spend_90d_yen) as spend_90d_yen,
+        sum(spend_365d_yen) as spend_365d_yen,
+        sum(visits_30d) as visits_30d,
+        sum(visits_90d) as visits_90d,
+        sum(visits_365d) as visits_365d,
     from brands
-    group by gid
-),
-
-recent as (
-    select
-        gid,
-        sum(spend_yen) filter (where purchase_date > {{ as_of_date() }} - 30) as spend_30d_yen,
-        sum(spend_yen) filter (where purchase_date > {{ as_of_date() }} - 90) as spend_90d_yen,
-        sum(spend_yen) filter (where purchase_date > {{ as_of_date() }} - 365) as spend_365d_yen,
-        sum(visits) filter (where purchase_date > {{ as_of_date() }} - 30) as visits_30d,
-        sum(visits) filter (where purchase_date > {{ as_of_date() }} - 90) as visits_90d,
-        sum(visits) filter (where purchase_date > {{ as_of_date() }} - 365) as visits_365d,
-    from member_days
     group by gid
 ),
 
@@ -79,12 +69,12 @@ final as (
         coalesce(brand_summary.n_brands, 0) as n_brands,
         brand_summary.first_purchase_date,
         brand_summary.last_purchase_date,
-        coalesce(recent.spend_30d_yen, 0)::bigint as spend_30d_yen,
-        coalesce(recent.spend_90d_yen, 0)::bigint as spend_90d_yen,
-        coalesce(recent.spend_365d_yen, 0)::bigint as spend_365d_yen,
-        coalesce(recent.visits_30d, 0)::bigint as visits_30d,
-        coalesce(recent.visits_90d, 0)::bigint as visits_90d,
-        coalesce(recent.visits_365d, 0)::bigint as visits_365d,
+        coalesce(brand_summary.spend_30d_yen, 0)::bigint as spend_30d_yen,
+        coalesce(brand_summary.spend_90d_yen, 0)::bigint as spend_90d_yen,
+        coalesce(brand_summary.spend_365d_yen, 0)::bigint as spend_365d_yen,
+        coalesce(brand_summary.visits_30d, 0)::bigint as visits_30d,
+        coalesce(brand_summary.visits_90d, 0)::bigint as visits_90d,
+        coalesce(brand_summary.visits_365d, 0)::bigint as visits_365d,
         coalesce(home.home_prefecture, members.prefecture) as home_prefecture,
         last_move.last_moved_on,
         coalesce(last_move.moves, 0) > 0 as has_moved,
@@ -92,7 +82,6 @@ final as (
         members.joined_on > {{ as_of_date() }} - 90 as is_new_member,
     from members
     left join brand_summary on members.gid = brand_summary.gid
-    left join recent on members.gid = recent.gid
     left join home on members.gid = home.gid
     left join last_move on members.gid = last_move.gid
     left join money on members.gid = money.gid

@@ -4,15 +4,15 @@ with rates as (
     select * from {{ ref('int_programme_member_rates') }}
 ),
 
-member_days as (
-    select * from {{ ref('stg_group__member_days') }}
+member_months as (
+    select * from {{ ref('int_member_months') }}
 ),
 
 months as (
-    select distinct date_trunc('month', purchase_date)::date as month from member_days
+    select distinct month from member_months
 ),
 
-member_months as (
+cohort_months as (
     select rates.gid, rates.cohort, months.month
     from rates
     inner join months on months.month >= date_trunc('month', rates.exposure_start)
@@ -20,16 +20,15 @@ member_months as (
 
 spend as (
     select
-        member_months.gid,
-        member_months.cohort,
-        member_months.month,
-        coalesce(sum(member_days.spend_yen), 0) as spend_yen,
-        coalesce(sum(member_days.visits), 0) as visits,
-    from member_months
-    left join member_days
-        on member_months.gid = member_days.gid
-        and date_trunc('month', member_days.purchase_date) = member_months.month
-    group by all
+        cohort_months.gid,
+        cohort_months.cohort,
+        cohort_months.month,
+        coalesce(member_months.spend_yen, 0) as spend_yen,
+        coalesce(member_months.visits, 0) as visits,
+    from cohort_months
+    left join member_months
+        on cohort_months.gid = member_months.gid
+        and cohort_months.month = member_months.month
 ),
 
 final as (
