@@ -8,9 +8,14 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install jars demo test test-fast lint bench clean
 
 install: $(STAMP)
+
+# Spark's S3A connector (hadoop-aws + AWS SDK bundle), fetched with Maven once per machine into
+# ~/.cache/group-lake (outside git). Only S3 lakes need it; the tests run Spark on SeaweedFS.
+jars: $(STAMP)
+	$(BIN)/python -m transforms.jars > /dev/null
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/lake demo
 
-test: $(STAMP)
+test: $(STAMP) jars
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -246,6 +246,37 @@ def status(lake_uri: str | None) -> None:
     out.print(t)
 
 
+# --- transform -----------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+@click.option("--date", "dates", multiple=True, metavar="YYYY-MM-DD", help="Re-do exactly this date (repeatable).")
+@click.option("--master", default=None, envvar="SPARK_MASTER", metavar="URL",
+              help="Spark master (default local[2]; e.g. spark://host:7077). Env: SPARK_MASTER.")
+def transform(lake_uri: str | None, dates: tuple[str, ...], master: str | None) -> None:
+    """Build the group zone from the raw zones with Spark, applying the sharing rules.
+
+    Incremental: only raw date partitions with new batches are processed; a re-run replaces a date.
+    """
+    run_transform_step(_open(lake_uri), list(dates) or None, master)
+
+
+def run_transform_step(lake, dates: list[str] | None = None, master: str | None = None) -> dict:
+    from lake import layout
+    from transforms import run_transforms
+
+    with console.status("transforms: starting Spark") as status:
+        summary = run_transforms(lake, dates, master, progress=lambda m: status.update(f"transforms: {m}"))
+    if summary.get("skipped"):
+        out.print("group zone already up to date with the raw zones")
+        return summary
+    out.print(f"transforms: {len(summary['dates'])} date(s) in {summary['seconds']:.0f}s; "
+              f"group zone: {lake.uri(layout.GROUP)}")
+    out.print(f"reconciliation: {summary['reconciled']} company/feed/date rows, all explained; "
+              f"sm purchases by unlinked members kept with a null gid: {summary['unlinked_members']:,}")
+    return summary
+
+
 # --- analytics -----------------------------------------------------------------------------
 
 @main.command()
@@ -303,15 +334,17 @@ def docs(lake_uri: str | None) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--bad-rate", type=click.FloatRange(0, 0.5), default=0.002, show_default=True)
 def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: float) -> None:
-    """End to end on a sample: generate (about 200k members over 90 days), ingest, summarise."""
+    """End to end on a sample: generate (about 200k members over 90 days), ingest, transform, summarise."""
     t0 = time.time()
     lake = _open(lake_uri)
     out.print(f"[bold]lake demo[/] on {lake.describe()}")
-    out.print("1/2 generating company extracts")
+    out.print("1/3 generating company extracts")
     run_generate(lake_uri, members, days, dt.date(2026, 8, 1), seed, bad_rate, None)
-    out.print("2/2 ingesting")
+    out.print("2/3 ingesting")
     summary = run_ingest(lake_uri, None)
     print_ingest_summary(summary)
+    out.print("3/3 building the group zone (Spark)")
+    run_transform_step(lake)
     out.print(f"[bold green]demo finished[/] in {time.time() - t0:.0f}s; try `lake status`")
 
 

@@ -1,0 +1,151 @@
+"""Benchmark: the Spark conform step against an equivalent DuckDB query, in the same run (DESIGN §8).
+
+Target: Spark conform within 4x of DuckDB at 10M purchase lines, and cost linear from 10M to 50M.
+Input is a raw cvs POS zone (the busiest feed) written straight as contract-shaped Parquet, one
+partition per JST date. Both engines do the same work: number lines, drop receipts re-sent in an
+older batch, map categories to the group taxonomy, write purchases and purchase_lines as
+Hive-partitioned zstd Parquet. Spark start-up is reported apart (paid once per run).
+
+    python -m bench.bench_conform                 # 10M and 50M lines
+    python -m bench.bench_conform --rows 200000   # small: one size, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from bench._harness import save
+from lake.config import LakeConfig
+from lake.storage import Lake
+
+DAYS = 30
+CATEGORIES = [(f"C{i:03d}", g) for i, g in enumerate(
+    ["ready_meals", "beverages", "alcohol", "snacks", "daily_goods", "fresh_food", "cosmetics", "other"] * 5)]
+
+
+def make_raw(lake: Lake, rows: int) -> None:
+    """`rows` cvs POS lines over DAYS dates (about 2.5 lines a receipt), plus the categories snapshot."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    base = lake.path("raw-cvs")
+    Path(base, "pos").mkdir(parents=True, exist_ok=True)
+    con.execute(f"""
+        COPY (
+            SELECT i + 1 AS _line,
+                   lpad(CAST(i // 5 * 2 + (i % 5 >= 2)::INT AS VARCHAR), 12, '0') AS transaction_id,
+                   CAST(100000 + (i // 5) % 20000 AS VARCHAR) AS store_id,
+                   CASE WHEN i % 3 = 0 THEN NULL ELSE CAST(100000000000 + (i // 5) % 1000000 AS VARCHAR) END AS gid,
+                   TIMESTAMPTZ '2026-07-31 15:00:00+00' + to_days(CAST((i * {DAYS}) // {rows} AS INT))
+                       + to_seconds(CAST((i // 5) % 86000 AS BIGINT)) AS purchased_at,
+                   'C' || lpad(CAST(i % {len(CATEGORIES)} AS VARCHAR), 3, '0') AS category_code,
+                   1 + i % 3 AS quantity, 100 + (i * 37) % 900 AS amount_yen,
+                   ['cash', 'emoney', 'card', 'code'][1 + (i // 5) % 4] AS payment_method,
+                   'cvs-pos-bench0' AS _batch_id,
+                   CAST(DATE '2026-08-01' + CAST((i * {DAYS}) // {rows} AS INT) AS VARCHAR) AS date
+            FROM range({rows}) t(i)
+        ) TO '{base}/pos' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date),
+                           FILENAME_PATTERN 'part-cvs-pos-bench{{i}}', OVERWRITE_OR_IGNORE)""")
+    values = ", ".join(f"('cvs', '{c}', '{c}', '{g}', 'cvs-categories-1')" for c, g in CATEGORIES)
+    snap = f"{base}/categories/snapshot=cvs-categories-1"
+    Path(snap).mkdir(parents=True, exist_ok=True)
+    con.execute(f"""COPY (SELECT 1 AS _line, * FROM (VALUES {values}) v(company, code, name, group_category, _batch_id))
+                    TO '{snap}/part-cvs-categories-1.parquet' (FORMAT parquet)""")
+
+
+def duckdb_conform(lake: Lake, out: Path) -> float:
+    """The same conform in DuckDB: one query to dedupe and number lines, then both tables written."""
+    raw = lake.path("raw-cvs")
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    started = time.perf_counter()
+    con.execute(f"""
+        CREATE TEMP TABLE kept AS
+        WITH raw AS (SELECT * FROM read_parquet('{raw}/pos/*/*.parquet', hive_partitioning = true)),
+        numbered AS (
+            SELECT *, 'cvs:' || transaction_id AS purchase_id,
+                   row_number() OVER (PARTITION BY transaction_id, _batch_id ORDER BY _line) AS line_no,
+                   max(_batch_id) OVER (PARTITION BY transaction_id) AS latest
+            FROM raw),
+        cats AS (SELECT code, group_category FROM read_parquet('{raw}/categories/*/*.parquet'))
+        SELECT n.*, coalesce(c.group_category, 'other') AS category,
+               CAST(timezone('Asia/Tokyo', purchased_at) AS DATE) AS purchase_date
+        FROM numbered n LEFT JOIN cats c ON n.category_code = c.code
+        WHERE n._batch_id = n.latest""")
+    con.execute(f"""
+        COPY (SELECT purchase_id, 'cvs' AS company, 'store' AS channel, any_value(store_id) AS store_id,
+                     any_value(gid) AS gid, min(purchased_at) AS purchased_at, min(purchase_date) AS purchase_date,
+                     sum(amount_yen) AS amount_yen, sum(quantity) AS item_count,
+                     any_value(payment_method) AS payment_method, NULL AS campaign_id
+              FROM kept GROUP BY purchase_id)
+        TO '{out}/purchases' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (company, purchase_date))""")
+    con.execute(f"""
+        COPY (SELECT purchase_id, line_no, category, quantity, amount_yen, 'cvs' AS company, purchase_date FROM kept)
+        TO '{out}/purchase_lines' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (company, purchase_date))""")
+    return time.perf_counter() - started
+
+
+def spark_conform(spark, lake: Lake) -> float:
+    """The transforms' own conform of cvs (dedupe, categories, purchases, lines, reconciliation counts)."""
+    from expectations.rules import load_rules
+    from transforms import state
+    from transforms.run import Job
+
+    job = Job(spark, lake, load_rules(), None)
+    started = time.perf_counter()
+    cats = job.snapshot("cvs", "categories")
+    job.sales({"cvs": state.list_raw(lake, "cvs", "pos")}, cats, None)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, action="append", help="purchase lines (repeatable; default 10M and 50M)")
+    ap.add_argument("--dir", default=None, help="scratch folder (default: a temporary one, removed afterwards)")
+    args = ap.parse_args()
+    sizes = args.rows or [10_000_000, 50_000_000]
+    scratch = Path(args.dir or tempfile.mkdtemp(prefix="bench-conform-"))
+    from transforms.spark import spark_session
+
+    results = []
+    try:
+        t0 = time.perf_counter()
+        spark = None
+        for rows in sizes:
+            root = scratch / f"lake-{rows}"
+            shutil.rmtree(root, ignore_errors=True)
+            lake = Lake(LakeConfig.resolve(str(root)))
+            t = time.perf_counter()
+            make_raw(lake, rows)
+            print(f"{rows:>12,} lines: raw zone written in {time.perf_counter() - t:.1f}s", flush=True)
+            duck = duckdb_conform(lake, root / "duckdb-group")
+            print(f"{rows:>12,} lines: DuckDB conform {duck:.1f}s", flush=True)
+            if spark is None:
+                t0 = time.perf_counter()
+                spark = spark_session(lake)
+                print(f"Spark session start {time.perf_counter() - t0:.1f}s (once per run)", flush=True)
+            spk = spark_conform(spark, lake)
+            print(f"{rows:>12,} lines: Spark conform {spk:.1f}s  ratio {spk / duck:.2f}x (target <= 4x)", flush=True)
+            results.append((rows, duck, spk))
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        if args.dir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print("\nrows          duckdb_s  spark_s  spark/duckdb  spark_s_per_M")
+    for rows, duck, spk in results:
+        print(f"{rows:<12,}  {duck:8.1f}  {spk:7.1f}  {spk / duck:11.2f}x  {spk / rows * 1e6:13.2f}")
+    if len(results) > 1:
+        (r0, _, s0), (r1, _, s1) = results[0], results[-1]
+        print(f"cost growth {r0:,} -> {r1:,} lines: x{s1 / s0:.2f} for x{r1 / r0:.1f} data (linear: equal)")
+    save("conform", {"runs": [{"rows": r, "duckdb_s": round(d, 2), "spark_s": round(s, 2), "ratio": round(s / d, 2)}
+                              for r, d, s in results]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The transform run end to end on a local-folder lake: sample raw zone in, group zone out.
+
+Checks the DESIGN §5/§6 promises on output as written: tables and types, tax-included yen, JST dates,
+dedupe across batches, sm members linked or kept with a null gid, sharing rules (no dept lines,
+money as monthly totals only), no PII, a reconciliation that adds up, and incremental, idempotent re-runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from expectations.rules import load_rules
+from lake.config import LakeConfig
+from lake.storage import Lake
+from tests.unit import conftest_spark
+from transforms import audit, run_transforms, sample_raw
+
+spark = conftest_spark.spark  # the session-scoped SparkSession fixture, shared by every Spark test module
+
+pytestmark = pytest.mark.slow
+DAY = "2026-08-01"
+
+
+def q(lake: Lake, table: str, sql: str = "select * from t") -> list[tuple]:
+    con = duckdb.connect()
+    con.execute(f"create view t as select * from read_parquet('{lake.uri('group', table)}/**/*.parquet', "
+                "hive_partitioning = true)")
+    return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory: pytest.TempPathFactory, spark) -> Iterator[Lake]:
+    """One run for the module (a run costs seconds); the last test re-runs it, which must change nothing."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAKE_PSEUDONYM_KEY", "test-key")
+        lake = Lake(LakeConfig.resolve(str(tmp_path_factory.mktemp("transform") / "lake")))
+        sample_raw.build(lake, DAY)
+        summary = run_transforms(lake)
+        assert summary["unexplained"] == [] and summary["unlinked_members"] == 1
+        yield lake
+
+
+def test_purchases_conformed(transformed: Lake) -> None:
+    rows = {r[0]: r[1:] for r in q(transformed, "purchases", "select purchase_id, company, gid, amount_yen, "
+                                   "item_count, purchase_date, channel, store_id, campaign_id from t")}
+    assert set(rows) == {"cvs:T1", "cvs:T2", "gms:G1", "dept:DR1", "diner:K1", "sm:S1", "sm:S2", "baby:B1", "ec:E1"}
+    d = dt.date(2026, 8, 1)
+    assert rows["cvs:T1"][2:5] == (310, 2, d)  # the re-sent batch's corrected amount, not 100 + 110 + ...
+    assert rows["gms:G1"][2:4] == (1080 + 540, 3)  # tax included; the duplicated line counted once
+    assert rows["sm:S1"][1] == sample_raw.GIDS[1] and rows["sm:S2"][1] is None  # unlinked kept, null gid
+    assert rows["ec:E1"][2:] == (950, 3, d, "online", "CVS01", "CP1")
+    assert not any(r[0] == "money" for r in rows.values())  # money shares monthly totals only
+
+
+def test_lines_only_where_shared(transformed: Lake) -> None:
+    companies = {r[0] for r in q(transformed, "purchase_lines", "select distinct company from t")}
+    assert companies == {"cvs", "gms", "sm", "baby", "ec"}  # never dept (totals only), diner or money
+    cats = dict(q(transformed, "purchase_lines", "select purchase_id || '/' || line_no, category from t"))
+    assert cats["cvs:T1/1"] == "ready_meals" and cats["gms:G1/2"] == "daily_goods" and cats["ec:E1/2"] == "beverages"
+
+
+def test_members_money_events_links(transformed: Lake) -> None:
+    members = q(transformed, "members", "select gid, birth_year, postal3 from t order by gid")
+    assert members[0] == (sample_raw.GIDS[0], 1980, "123")
+    assert q(transformed, "money_monthly", "select gid, payments, payment_yen, charges from t") == [
+        (sample_raw.GIDS[0], 1, 310, 1)]
+    assert q(transformed, "app_events", "select count(*) from t") == [(2,)]
+    assert q(transformed, "id_links", "select count(*), min(length(local_member_key)) from t") == [(1, 64)]
+    assert q(transformed, "member_day", "select sum(visits) from t where gid is not null") == [(7,)]
+
+
+def test_no_pii_in_group_zone(transformed: Lake) -> None:
+    assert audit.pii_findings(transformed, load_rules()) == []
+    assert q(transformed, "campaigns", "select description from t") == [("contact [email] for details",)]
+
+
+def test_reconciliation_explains_every_difference(transformed: Lake) -> None:
+    recon = {(r["company"], r["feed"]): r for r in audit.reconciliation(transformed)}
+    assert all(r["explained"] for r in recon.values())
+    assert (recon["cvs", "pos"]["raw_rows"], recon["cvs", "pos"]["duplicates_dropped"]) == (5, 2)
+    assert recon["gms", "sales"]["duplicates_dropped"] == 1
+    assert recon["sm", "sales"]["unlinked_members"] == 1
+    assert (recon["money", "txns"]["not_shared"], recon["money", "txns"]["group_rows"]) == (1, 2)
+    assert recon["app", "events"]["duplicates_dropped"] == 1
+
+
+def test_rerun_is_incremental_and_idempotent(transformed: Lake) -> None:
+    before = q(transformed, "purchases", "select * from t order by purchase_id")
+    assert run_transforms(transformed)["skipped"]  # nothing new: Spark not even needed
+    again = run_transforms(transformed, dates=[DAY])  # re-doing a date replaces it
+    assert again["unexplained"] == []
+    assert q(transformed, "purchases", "select * from t order by purchase_id") == before
+    assert len(audit.reconciliation(transformed)) == 9

@@ -1,0 +1,103 @@
+"""One SparkSession per run, configured for the lake it reads and writes (local folder or S3).
+
+Local mode (`local[2]`) by default; any `--master` (standalone, YARN, k8s) runs the same jobs.
+Start-up costs about 7 s, so a run builds one session and every job shares it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlparse
+
+from pyspark.sql import SparkSession
+
+from lake.storage import Lake
+from transforms.jars import ensure_s3a_jars
+
+DEFAULT_MASTER = "local[2]"
+
+
+def s3a_conf(lake: Lake) -> dict[str, str]:
+    """Hadoop S3A settings for the lake's endpoint and credentials (path-style, as SeaweedFS and MinIO need)."""
+    s3 = lake.cfg.s3
+    conf = {
+        # lake.uri() gives s3:// URIs; route them to S3A too.
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+        # A restarting store answers with errors for a while: retry rather than fail the job.
+        "spark.hadoop.fs.s3a.attempts.maximum": "10",
+        "spark.hadoop.fs.s3a.retry.limit": "10",
+        # Small stores do not return the version/etag headers S3A checks by default.
+        "spark.hadoop.fs.s3a.change.detection.mode": "none",
+        "spark.hadoop.fs.s3a.bucket.probe": "0",
+    }
+    if s3.endpoint:
+        ep = urlparse(s3.endpoint)
+        conf["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(ep.scheme == "https").lower()
+    if s3.access_key:
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+        conf["spark.hadoop.fs.s3a.access.key"] = s3.access_key
+        conf["spark.hadoop.fs.s3a.secret.key"] = s3.secret_key or ""
+    return conf
+
+
+def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
+    """Every setting of the run's session; pure, so tests can check it without starting a JVM.
+
+    Under spark-submit (the JVM is already up and hands Python its gateway) the master and driver
+    memory are spark-submit's to decide: settings made here would silently override `--master`.
+    """
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ and master is None
+    master = master or os.environ.get("SPARK_MASTER") or DEFAULT_MASTER
+    local = master.startswith("local")
+    conf = {
+        "spark.master": master,
+        "spark.app.name": "group-lake-transforms",
+        "spark.sql.session.timeZone": "UTC",  # raw and group timestamps are UTC instants
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Few, larger tasks: data per date is modest, and 200 tiny shuffle partitions cost more than they give.
+        "spark.sql.shuffle.partitions": os.environ.get("LAKE_SPARK_SHUFFLE_PARTITIONS", "4" if local else "8"),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",  # re-running a date replaces only that date
+        "spark.sql.parquet.compression.codec": "zstd",
+        # Int96 is legacy; micros with UTC adjustment is what DuckDB and dbt read as timestamptz.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # Raw folders are date=YYYY-MM-DD: keep the partition value typed as a date.
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
+        "spark.driver.memory": os.environ.get("LAKE_SPARK_DRIVER_MEMORY", "4g"),
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    if not local:
+        # Servers bind to loopback on this machine kind; on a real cluster set SPARK_DRIVER_HOST.
+        host = os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1")
+        conf["spark.driver.host"] = host
+        conf["spark.driver.bindAddress"] = os.environ.get("SPARK_DRIVER_BIND_ADDRESS", host)
+        conf["spark.executor.memory"] = os.environ.get("LAKE_SPARK_EXECUTOR_MEMORY", "1g")
+    if lake.is_s3:
+        conf.update(s3a_conf(lake))
+    if submitted:
+        for key in ("spark.master", "spark.driver.memory", "spark.driver.host", "spark.driver.bindAddress",
+                    "spark.executor.memory"):
+            conf.pop(key, None)
+    return conf
+
+
+def spark_session(lake: Lake, master: str | None = None) -> SparkSession:
+    """The run's session: S3A jars fetched and configured when the lake is on S3."""
+    conf = session_conf(lake, master)
+    # A cluster whose Spark already ships S3A (EMR, Dataproc images) sets LAKE_S3A_JARS=provided.
+    if lake.is_s3 and os.environ.get("LAKE_S3A_JARS") != "provided":
+        conf["spark.jars"] = ",".join(str(j) for j in ensure_s3a_jars())
+    builder = SparkSession.builder
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
