@@ -74,11 +74,11 @@ def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
+    # The driver's servers bind to loopback (local mode included); on a real cluster set SPARK_DRIVER_HOST.
+    host = os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1")
+    conf["spark.driver.host"] = host
+    conf["spark.driver.bindAddress"] = os.environ.get("SPARK_DRIVER_BIND_ADDRESS", host)
     if not local:
-        # Servers bind to loopback on this machine kind; on a real cluster set SPARK_DRIVER_HOST.
-        host = os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1")
-        conf["spark.driver.host"] = host
-        conf["spark.driver.bindAddress"] = os.environ.get("SPARK_DRIVER_BIND_ADDRESS", host)
         conf["spark.executor.memory"] = os.environ.get("LAKE_SPARK_EXECUTOR_MEMORY", "1g")
     if lake.is_s3:
         conf.update(s3a_conf(lake))
@@ -95,6 +95,8 @@ def spark_session(lake: Lake, master: str | None = None) -> SparkSession:
     # A cluster whose Spark already ships S3A (EMR, Dataproc images) sets LAKE_S3A_JARS=provided.
     if lake.is_s3 and os.environ.get("LAKE_S3A_JARS") != "provided":
         conf["spark.jars"] = ",".join(str(j) for j in ensure_s3a_jars())
+    # Read by the JVM launcher before any setting: without it Spark looks up the host's address and warns.
+    os.environ.setdefault("SPARK_LOCAL_IP", conf.get("spark.driver.bindAddress", "127.0.0.1"))
     builder = SparkSession.builder
     for k, v in conf.items():
         builder = builder.config(k, v)

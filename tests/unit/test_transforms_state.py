@@ -42,6 +42,7 @@ def test_session_conf_local_and_s3() -> None:
     assert local["spark.master"] == "local[2]" and local["spark.sql.session.timeZone"] == "UTC"
     assert local["spark.ui.enabled"] == "false" and local["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
     assert not any(k.startswith("spark.hadoop.fs.s3a") for k in local)
+    assert local["spark.driver.bindAddress"] == "127.0.0.1"  # loopback only, in local mode too
     s3 = Lake(LakeConfig(uri="s3://", s3=S3Settings(endpoint="http://127.0.0.1:8333", access_key="ak",
                                                    secret_key="sk")))
     conf = session_conf(s3, "spark://127.0.0.1:7077")
