@@ -21,7 +21,8 @@ from lake.errors import LakeError
 from lake.s3cli import s3
 
 console = Console(stderr=True)
-out = Console()
+# Piped output (CI logs, files) gets a wide fixed width so tables do not wrap.
+out = Console(width=None if sys.stdout.isatty() else 132)
 
 LAKE_OPTION = click.option(
     "--lake",
@@ -239,7 +240,7 @@ def status(lake_uri: str | None) -> None:
         FROM m GROUP BY ALL ORDER BY ALL""").fetchall()
     t = Table()
     for col in ("company", "feed", "files", "rejected files", "rows read", "landed", "quarantined", "last run"):
-        t.add_column(col)
+        t.add_column(col, justify="left" if col in ("company", "feed", "last run") else "right", no_wrap=True)
     for r in res:
         t.add_row(r[0], r[1], str(r[2]), str(r[3]), f"{r[4]:,}", f"{r[5]:,}", f"{r[6]:,}",
                   r[7].strftime("%Y-%m-%d %H:%M UTC") if r[7] else "")
