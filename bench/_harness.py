@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,19 +13,19 @@ REPO = Path(__file__).resolve().parents[1]
 def measure(code: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of `code` run by this interpreter in a child process."""
     wrapper = (
-        "import resource, time, json, sys\n"
+        "import time, json\n"
         "t = time.perf_counter()\n"
         f"exec({code!r})\n"
         "wall = time.perf_counter() - t\n"
-        "print(json.dumps({'wall': wall, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would include this parent's memory.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print(json.dumps({'wall': wall, 'rss_mb': int(hwm) / 1024}))\n"
     )
-    t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", wrapper], cwd=REPO, env=env, capture_output=True, text=True,
                          check=False)
     if out.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
-    _ = t0, resource
     return res["wall"], res["rss_mb"]
 
 
