@@ -335,18 +335,25 @@ def docs(lake_uri: str | None) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--bad-rate", type=click.FloatRange(0, 0.5), default=0.002, show_default=True)
 def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: float) -> None:
-    """End to end on a sample: generate (about 200k members over 90 days), ingest, transform, summarise."""
+    """End to end on a sample: generate (about 200k members over 90 days), ingest, transform, build, results."""
     t0 = time.time()
     lake = _open(lake_uri)
     out.print(f"[bold]lake demo[/] on {lake.describe()}")
-    out.print("1/3 generating company extracts")
+    out.print("1/4 generating company extracts")
     run_generate(lake_uri, members, days, dt.date(2026, 8, 1), seed, bad_rate, None)
-    out.print("2/3 ingesting")
-    summary = run_ingest(lake_uri, None)
-    print_ingest_summary(summary)
-    out.print("3/3 building the group zone (Spark)")
+    out.print("2/4 ingesting")
+    print_ingest_summary(run_ingest(lake_uri, None))
+    out.print("3/4 building the group zone (Spark)")
     run_transform_step(lake)
-    out.print(f"[bold green]demo finished[/] in {time.time() - t0:.0f}s; try `lake status`")
+    out.print("4/4 building and testing the marts (dbt)")
+    result = run_build_step(lake)
+    if not result.success:
+        raise LakeError("dbt build failed: " + "; ".join(result.failures[:5]), "see the failures above")
+    from lake.analyst import headline
+
+    out.print(headline(lake))
+    out.print(f"[bold green]demo finished[/] in {time.time() - t0:.0f}s; "
+              "try `lake sql`, `lake status` or the notebooks in notebooks/")
 
 
 def _progress(bytes_: bool = False) -> Progress:

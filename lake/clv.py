@@ -78,6 +78,57 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> BGNBD:
     return BGNBD(float(r), float(alpha), float(a), float(b), float(-best.fun), len(x))
 
 
+MIN_FIT_MEMBERS = 50  # below this, or with fewer than MIN_FIT_REPEATERS repeat buyers, a fit is not attempted
+MIN_FIT_REPEATERS = 10
+
+
+def _finite_positive(*values: float) -> bool:
+    return all(np.isfinite(v) and v > 0 for v in values)
+
+
+def fit_bgnbd_robust(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> tuple[BGNBD | None, str]:
+    """`fit_bgnbd` when the data can support it: (fit, "ok"), else (None, why not) instead of NaN parameters."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < MIN_FIT_MEMBERS or int((x > 0).sum()) < MIN_FIT_REPEATERS:
+        return None, "insufficient_data"
+    try:
+        m = fit_bgnbd(x, t_x, big_t)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+        return None, "fit_failed"
+    if not (_finite_positive(m.r, m.alpha, m.a, m.b) and np.isfinite(m.log_likelihood)):
+        return None, "fit_failed"
+    return m, "ok"
+
+
+def bgnbd_fallback(x: np.ndarray, big_t: np.ndarray) -> BGNBD:
+    """Moment-based BG/NBD stand-in when no fit is possible: the purchase rate matches the observed mean rate
+    (repeat purchases per unit of time), with a moderate dropout (a, b as in the CDNOW fit, a != 1)."""
+    x = np.asarray(x, dtype=np.float64)
+    big_t = np.asarray(big_t, dtype=np.float64)
+    rate = float(np.sum(x) / np.sum(big_t)) if len(x) and np.sum(big_t) > 0 else 0.0
+    r = 1.0
+    alpha = r / rate if rate > 0 else 100.0
+    return BGNBD(r, alpha, 0.8, 2.5, float("nan"), len(x))
+
+
+def fit_gamma_gamma_robust(x: np.ndarray, mbar: np.ndarray) -> tuple[GammaGamma, str]:
+    """`fit_gamma_gamma` when the data can support it (status "ok"); otherwise a stand-in whose population mean
+    spend is the observed mean spend (p = 2, q = 3, gamma = mean), status "fallback_default"."""
+    x = np.asarray(x, dtype=np.float64)
+    mbar = np.asarray(mbar, dtype=np.float64)
+    keep = (x > 0) & np.isfinite(mbar) & (mbar > 0)
+    if int(keep.sum()) >= MIN_FIT_REPEATERS:
+        try:
+            m = fit_gamma_gamma(x[keep], mbar[keep])
+            if _finite_positive(m.p, m.q, m.gamma) and m.q > 1 and np.isfinite(m.log_likelihood):
+                return m, "ok"
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            pass
+    pos = mbar[np.isfinite(mbar) & (mbar > 0)]
+    mean = float(pos.mean()) if len(pos) else 1.0
+    return GammaGamma(2.0, 3.0, mean, float("nan"), int(keep.sum())), "fallback_default"
+
+
 def p_alive(m: BGNBD, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
     """P(the member is still active at T | x, t_x, T)."""
     x, t_x, big_t = (np.asarray(v, dtype=np.float64) for v in (x, t_x, big_t))

@@ -1,14 +1,18 @@
 -- Programme effect inputs: one row per member compared. Programme members count from their enrolment,
--- e-money-only members (registered e-money card used, never enrolled) from joining; both up to the as-of date.
--- Members with at least `programme_min_exposure_days` days of exposure and a purchase in it are compared (no
--- filter on recent activity: it would select low-rate e-money members out and bias the difference down; churn is
--- independent of the programme, so it dilutes both cohorts alike). Rates are per month (30.4375 days).
+-- e-money-only members (registered e-money card, never enrolled) from joining; both up to the as-of date.
+-- Both cohorts are selected the same way: the member's registered e-money card was charged in the window (every
+-- living registered card auto-charges every 30 days, whatever the member buys), with at least
+-- `programme_min_exposure_days` days of exposure. Selecting on purchases instead (an e-money payment, or any
+-- purchase in the exposure) selects on the purchase rate, and differently in the two cohorts since programme
+-- members buy more: it biases the difference down. Members without a purchase count with a rate of zero. Churn
+-- inside the window is independent of the programme and dilutes both cohorts alike (the difference is then a
+-- little below the effect on living members). Rates are per month (30.4375 days).
 with members as (
     select * from {{ ref('stg_group__members') }}
 ),
 
 money as (
-    select gid, sum(payments) as payments from {{ ref('stg_group__money_monthly') }} group by gid
+    select gid, sum(charges) as charges from {{ ref('stg_group__money_monthly') }} group by gid
 ),
 
 member_days as (
@@ -32,7 +36,7 @@ cohorts as (
     from members
     cross join bounds
     left join money on members.gid = money.gid
-    where members.programme_joined_on is not null or coalesce(money.payments, 0) > 0
+    where coalesce(money.charges, 0) > 0
 ),
 
 activity as (
@@ -54,12 +58,13 @@ final as (
         cohorts.cohort,
         cohorts.exposure_start,
         (cohorts.as_of - cohorts.exposure_start + 1)::integer as exposure_days,
-        activity.spend_yen,
-        activity.visits,
-        activity.spend_yen * 30.4375 / (cohorts.as_of - cohorts.exposure_start + 1) as spend_yen_per_month,
-        activity.visits * 30.4375 / (cohorts.as_of - cohorts.exposure_start + 1) as visits_per_month,
+        coalesce(activity.spend_yen, 0) as spend_yen,
+        coalesce(activity.visits, 0) as visits,
+        coalesce(activity.spend_yen, 0) * 30.4375 / (cohorts.as_of - cohorts.exposure_start + 1)
+            as spend_yen_per_month,
+        coalesce(activity.visits, 0) * 30.4375 / (cohorts.as_of - cohorts.exposure_start + 1) as visits_per_month,
     from cohorts
-    inner join activity on cohorts.gid = activity.gid
+    left join activity on cohorts.gid = activity.gid
     where cohorts.as_of - cohorts.exposure_start + 1 >= {{ var('programme_min_exposure_days') }}
 )
 

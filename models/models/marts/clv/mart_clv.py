@@ -9,7 +9,6 @@ from lake.clv import BGNBD, GammaGamma, expected_purchases, expected_spend, p_al
 def model(dbt, session):
     dbt.config(materialized="table")
     horizon = float(dbt.config.get("horizon_days"))
-    holdout = float(dbt.config.get("holdout_days"))
     threshold = float(dbt.config.get("churn_threshold"))
     params = dbt.ref("mart_clv_parameters").df().set_index("fit")
     df = dbt.ref("int_clv_summaries").df()
@@ -29,6 +28,8 @@ def model(dbt, session):
     cal_bg, _ = models("calibration")
     cal = df["cal_frequency"].notna().to_numpy()
     pred = np.full(len(df), np.nan)
+    # the holdout actually used (int_clv_summaries shortens `clv_holdout_days` on short windows)
+    holdout = float(df["holdout_days"].max()) if len(df) else float(dbt.config.get("holdout_days"))
     pred[cal] = expected_purchases(
         cal_bg,
         holdout,

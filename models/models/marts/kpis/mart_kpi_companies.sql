@@ -4,8 +4,13 @@ with purchase_days as (
     select * from {{ ref('int_purchase_days') }}
 ),
 
-money as (
-    select * from {{ ref('stg_group__money_monthly') }}
+-- the months money shares, as a distinct list: a bare min()/max() of `month` over the group zone crashes DuckDB
+-- 1.5 (INTERNAL Error "Attempted to access index N within vector of size N") when money_monthly is a single
+-- hive partition (month=...) holding one file, as the real chain writes it for a window inside one month: the
+-- aggregate is answered from the Parquet statistics, which have no entry for the partition column. Aggregating
+-- over the distinct months reads the values instead.
+money_months as (
+    select distinct month from {{ ref('stg_group__money_monthly') }}
 ),
 
 per_company as (
@@ -19,10 +24,14 @@ per_company as (
     union all
     select
         'money' as company,
-        (max(month) + interval 1 month - interval 1 day)::date as last_data_date,
-        null as purchases,
-        null as member_purchases,
-    from money
+        -- a monthly total covers the month up to the newest data at most (not the rest of an ongoing month)
+        least(
+            (max(month) + interval 1 month - interval 1 day)::date,
+            (select max(purchase_date) from purchase_days)
+        ) as last_data_date,
+        null::bigint as purchases,
+        null::bigint as member_purchases,
+    from money_months
 ),
 
 recent as (

@@ -8,6 +8,8 @@ final as (
         month::date as month,
         payments::bigint as payments,
         payment_yen::bigint as payment_yen,
+        charges::bigint as charges,
+        charge_yen::bigint as charge_yen,
     from source
     where gid is not null
 )
