@@ -32,6 +32,6 @@ def test_marts_build_from_an_s3_group_zone(s3_lake: Callable[..., Lake], tmp_pat
     con = connect(lake)  # httpfs installed offline, temporary secret for the endpoint
     members = con.execute("select count(*) from dim_members").fetchone()[0]
     assert members == con.execute("select count(distinct gid) from dim_members").fetchone()[0] > 0
-    with pytest.raises(Exception, match="(?i)permission|not allowed|disabled"):
+    with pytest.raises(Exception, match=r"(?i)permission|not allowed|disabled"):
         con.execute(f"select * from read_parquet('{lake.uri('group', 'members')}/**/*.parquet')").fetchall()
 
