@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from pathlib import Path
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
@@ -46,6 +48,9 @@ def s3a_conf(lake: Lake) -> dict[str, str]:
     return conf
 
 
+LOG4J = Path(__file__).resolve().parent / "log4j2.properties"
+
+
 def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
     """Every setting of the run's session; pure, so tests can check it without starting a JVM.
 
@@ -71,6 +76,8 @@ def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
         # Raw folders are date=YYYY-MM-DD: keep the partition value typed as a date.
         "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
         "spark.driver.memory": os.environ.get("LAKE_SPARK_DRIVER_MEMORY", "4g"),
+        # Quiet driver logs (warnings and up); the JVM reads this before Spark's default profile.
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J}",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
@@ -97,6 +104,9 @@ def spark_session(lake: Lake, master: str | None = None) -> SparkSession:
         conf["spark.jars"] = ",".join(str(j) for j in ensure_s3a_jars())
     # Read by the JVM launcher before any setting: without it Spark looks up the host's address and warns.
     os.environ.setdefault("SPARK_LOCAL_IP", conf.get("spark.driver.bindAddress", "127.0.0.1"))
+    # pyspark 4.3 warns that it does not fully support pandas 3 when it loads its pandas helpers; the
+    # transforms never go through pandas, so the warning is noise in every run.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     builder = SparkSession.builder
     for k, v in conf.items():
         builder = builder.config(k, v)
