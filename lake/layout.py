@@ -41,6 +41,18 @@ def raw_file(feed: str, key: str, value: str, batch_id: str) -> str:
     return f"{raw_partition(feed, key, value)}/part-{batch_id}.parquet"
 
 
+def parse_raw_file(rel: str) -> tuple[str, str, str, str] | None:
+    """(feed, partition key, partition value, batch id) of a published raw file, or None for anything else
+    (staging, hidden and temporary files)."""
+    parts = rel.split("/")
+    if len(parts) != 3 or not parts[2].startswith("part-") or not parts[2].endswith(".parquet"):
+        return None
+    key, sep, value = parts[1].partition("=")
+    if not sep:
+        return None
+    return parts[0], key, value, parts[2][len("part-") : -len(".parquet")]
+
+
 # --- quarantine -----------------------------------------------------------------------------
 
 def quarantine_rows(company: str, feed: str, batch_id: str) -> str:

@@ -6,19 +6,26 @@ path inside it (see `lake.layout`). That keeps the same code running embedded an
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
 from lake.config import LakeConfig
 from lake.errors import LakeError
+
+
+class FileStat(NamedTuple):
+    rel: str  # path inside the zone
+    size: int
+    mtime: dt.datetime | None
 
 
 class Lake:
@@ -93,15 +100,20 @@ class Lake:
     def exists(self, zone: str, rel: str) -> bool:
         return self.fs.get_file_info(self.path(zone, rel)).type != pafs.FileType.NotFound
 
-    def list_files(self, zone: str, prefix: str = "") -> list[str]:
-        """Every file under `prefix`, as paths relative to the zone, sorted."""
+    def stat_files(self, zone: str, prefix: str = "") -> list[FileStat]:
+        """Every file under `prefix` with its size and modification time, paths relative to the zone, sorted."""
         base = self.path(zone)
         sel = pafs.FileSelector(self.path(zone, prefix), recursive=True, allow_not_found=True)
         try:
             infos = self.fs.get_file_info(sel)
         except FileNotFoundError:
             return []
-        return sorted(i.path[len(base) + 1 :] for i in infos if i.type == pafs.FileType.File)
+        return sorted(FileStat(i.path[len(base) + 1 :], i.size or 0, i.mtime)
+                      for i in infos if i.type == pafs.FileType.File)
+
+    def list_files(self, zone: str, prefix: str = "") -> list[str]:
+        """Every file under `prefix`, as paths relative to the zone, sorted."""
+        return [f.rel for f in self.stat_files(zone, prefix)]
 
     def size(self, zone: str, rel: str) -> int:
         return self.fs.get_file_info(self.path(zone, rel)).size or 0

@@ -12,8 +12,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
-import pyarrow.fs as pafs
-
 from lake import layout
 from lake.storage import Lake
 
@@ -36,26 +34,15 @@ Listing = dict[str, dict[str, dict[str, dt.datetime]]]  # "company/feed" -> part
 
 def list_raw(lake: Lake, company: str, feed: str) -> list[RawFile]:
     """Published raw files of one feed (staging folders and hidden files skipped), with landing times."""
-    zone = layout.raw(company)
-    base = lake.path(zone)
-    sel = pafs.FileSelector(lake.path(zone, feed), recursive=True, allow_not_found=True)
-    try:
-        infos = lake.fs.get_file_info(sel)
-    except FileNotFoundError:
-        return []
     out = []
-    for info in infos:
-        if info.type != pafs.FileType.File:
+    for f in lake.stat_files(layout.raw(company), feed):
+        parsed = layout.parse_raw_file(f.rel)
+        if parsed is None:
             continue
-        rel = info.path[len(base) + 1:]
-        parts = rel.split("/")
-        if len(parts) != 3 or not parts[2].endswith(".parquet") or parts[2].startswith((".", "_")):
-            continue
-        key, _, value = parts[1].partition("=")
-        batch = parts[2][len("part-"):-len(".parquet")] if parts[2].startswith("part-") else parts[2]
-        landed = info.mtime or dt.datetime.fromtimestamp(0, dt.UTC)
-        out.append(RawFile(company, feed, key, value, batch, landed, rel))
-    return sorted(out, key=lambda f: f.rel)
+        _, key, value, batch = parsed
+        landed = f.mtime or dt.datetime.fromtimestamp(0, dt.UTC)
+        out.append(RawFile(company, feed, key, value, batch, landed, f.rel))
+    return out
 
 
 def as_listing(files: list[RawFile]) -> Listing:
