@@ -4,8 +4,9 @@ Each batch has `_line`, `_malformed` (a reason, or null), `_text` (the raw recor
 be split) and the data: one string column per contract column (CSV, Parquet) or `_json` (JSON
 Lines). Files that cannot be read at all raise `FileRejected`, and the file is quarantined whole.
 
-Speed matters here (10M-row files): the fast path parses CSV with Arrow's multi-threaded reader
-and only falls back to Python's csv module for the rare chunk whose rows do not split cleanly.
+Speed matters here (10M-row files): CSV is parsed by Arrow's multi-threaded streaming reader, which
+numbers records by position; when a file turns out to have a malformed row or a quoted line break
+(`NeedExactLines`), the engine reads it again with Python's csv module, which knows every line.
 """
 
 from __future__ import annotations
@@ -378,7 +379,7 @@ def read_parquet(stream: BinaryIO, contract: Contract, filename: str) -> Iterato
         raise FileRejected("unreadable_file", f"{filename} could not be read to the end ({e})") from None
 
 
-READERS = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet}
+READERS = {"jsonl": read_jsonl, "parquet": read_parquet}
 
 
 def read_file(
