@@ -95,12 +95,11 @@ def landed_files(lake: Lake, companies: list[str]) -> list[LandedFile]:
     """Files waiting in the landing zones: `landing-<company>/<feed>/<file>`."""
     out = []
     for company in companies:
-        zone = layout.landing(company)
-        for path in lake.list_files(zone):
-            parts = path.split("/")
+        for f in lake.stat_files(layout.landing(company)):
+            parts = f.rel.split("/")
             if len(parts) != 2 or parts[1].startswith((".", "_")):
                 continue
-            out.append(LandedFile(company, parts[0], parts[1], lake.size(zone, path)))
+            out.append(LandedFile(company, parts[0], parts[1], f.size))
     return out
 
 

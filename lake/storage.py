@@ -115,9 +115,6 @@ class Lake:
         """Every file under `prefix`, as paths relative to the zone, sorted."""
         return [f.rel for f in self.stat_files(zone, prefix)]
 
-    def size(self, zone: str, rel: str) -> int:
-        return self.fs.get_file_info(self.path(zone, rel)).size or 0
-
     def read_bytes(self, zone: str, rel: str) -> bytes:
         # compression=None: pyarrow would otherwise gunzip `*.gz` on the fly; we want the bytes as stored.
         with self.fs.open_input_stream(self.path(zone, rel), compression=None) as f:
