@@ -15,15 +15,7 @@ def luhn_ok(gid: str) -> bool:
     """True if ``gid`` is 12 ASCII digits whose last digit is the Luhn check digit of the first 11."""
     if not isinstance(gid, str) or len(gid) != GID_LENGTH or not gid.isascii() or not gid.isdigit():
         return False
-    total = 0
-    for pos, ch in enumerate(reversed(gid)):
-        d = ord(ch) - 48
-        if pos % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return luhn_check_digit(gid[:-1]) == int(gid[-1])
 
 
 def luhn_check_digit(payload: str) -> int:
