@@ -12,10 +12,7 @@ arms as (
         any_value(source_company) as source_company,
         any_value(target_company) as target_company,
         any_value(exposed_on) as exposed_on,
-        count(*) filter (where assigned_group = 'treatment') as treatment_members,
-        count(*) filter (where assigned_group = 'control') as control_members,
-        count(*) filter (where assigned_group = 'treatment' and is_converted) as treatment_converted,
-        count(*) filter (where assigned_group = 'control' and is_converted) as control_converted,
+        {{ arm_counts() }}
     from outcomes
     group by campaign_id
 ),

@@ -10,10 +10,7 @@ pairs as (
         source_company,
         target_company,
         count(distinct campaign_id) as campaigns,
-        count(*) filter (where assigned_group = 'treatment') as treatment_members,
-        count(*) filter (where assigned_group = 'control') as control_members,
-        count(*) filter (where assigned_group = 'treatment' and is_converted) as treatment_converted,
-        count(*) filter (where assigned_group = 'control' and is_converted) as control_converted,
+        {{ arm_counts() }}
     from outcomes
     group by all
 ),
