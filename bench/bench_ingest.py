@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--small-rows", type=int, default=1_000_000, help="second size, for memory flatness")
     args = ap.parse_args(argv)
-    from ingestion.synthetic import cvs_pos_file
+    from generator import cvs_pos_file
 
     result: dict = {"rows": {}}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from bench._harness import save
+from generator import cvs_pos_file
 from infra.seaweed import SeaweedServer, free_port
 from ingestion.engine import ingest
-from ingestion.synthetic import cvs_pos_file
 from lake import layout
 from lake.config import LakeConfig
 from lake.storage import Lake

@@ -104,8 +104,8 @@ def generate(lake_uri: str | None, members: int, days: int, start: str, seed: in
 
 
 def run_generate(lake_uri, members, days, start, seed, bad_rate, companies) -> dict:
-    from ingestion.synthetic import GeneratorConfig
-    from ingestion.synthetic import generate as gen
+    from generator import GeneratorConfig
+    from generator import generate as gen
     from lake import layout
 
     lake = _open(lake_uri)

@@ -84,3 +84,12 @@ def staging(batch_id: str, path: str) -> str:
 
 
 GENERATOR = "generator"
+
+# --- run metrics (ops time series) ------------------------------------------------------------
+
+RUNS = "runs"
+
+
+def run_record(stage: str, started: str, run_id: str) -> str:
+    """One run of one stage: `runs/stage=<stage>/date=<YYYY-MM-DD>/<run id>.parquet` (`started` is ISO UTC)."""
+    return f"{RUNS}/stage={stage}/date={started[:10]}/{run_id}.parquet"

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from generator import DAILY_FEEDS, GeneratorConfig, cvs_pos_file, generate
 from ingestion import manifest
 from ingestion.engine import ingest
-from ingestion.synthetic import DAILY_FEEDS, GeneratorConfig, cvs_pos_file, generate
 from lake.config import LakeConfig
 from lake.storage import Lake
 

@@ -44,8 +44,8 @@ SEED = 7
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Recovery, dict]:
+    from generator import GeneratorConfig, generate
     from ingestion.engine import ingest
-    from ingestion.synthetic import GeneratorConfig, generate
     from transforms import run_transforms
 
     lake = Lake(LakeConfig.resolve(str(tmp_path_factory.mktemp("chain") / "lake")))

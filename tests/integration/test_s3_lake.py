@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from generator import GeneratorConfig, MemorySink, generate
 from infra import access
 from ingestion import manifest
 from ingestion.engine import ingest
-from ingestion.synthetic import GeneratorConfig, MemorySink, generate
 from lake import layout
 from lake.config import LakeConfig
 from lake.duck import connect

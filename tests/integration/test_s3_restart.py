@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from generator import cvs_pos_file
 from infra.seaweed import SeaweedServer
 from ingestion import manifest
 from ingestion.engine import ingest
-from ingestion.synthetic import cvs_pos_file
 from lake import layout
 from lake.config import REPO_ROOT
 from lake.duck import connect

@@ -1,4 +1,4 @@
-"""Quick self-checks of the generator (not pytest): ``python -m ingestion.synthetic._selfcheck [--timing]``.
+"""Quick self-checks of the generator (not pytest): ``python -m generator._selfcheck [--timing]``.
 
 Checks determinism, every file format of DESIGN section 3, gid check digits, referential integrity of
 store ids and campaign ids, and that every planted bad record in the truth is really in the file."""
@@ -18,8 +18,8 @@ import time
 import pyarrow.parquet as pq
 
 from . import catalog as cat
-from .generator import GeneratorConfig, cvs_pos_file, generate
 from .gid import luhn_ok
+from .sample import GeneratorConfig, cvs_pos_file, generate
 from .sink import MemorySink, NullSink
 from .writers import DayWriter
 

@@ -5,8 +5,8 @@
 """
 
 from .catalog import ALL_COMPANIES, DAILY_FEEDS, FEEDS, GROUP_TAXONOMY, SALES_COMPANIES
-from .generator import GeneratorConfig, cvs_pos_file, generate
 from .gid import luhn_ok
+from .sample import GeneratorConfig, cvs_pos_file, generate
 from .sink import LocalSink, MemorySink, NullSink, Sink
 
 __all__ = [

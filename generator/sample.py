@@ -453,7 +453,7 @@ def _write_truth(run: _Run, world: World) -> dict:
     }
     truth = {
         "schema_version": 1,
-        "generator": "ingestion.synthetic",
+        "generator": "generator",
         "config": _config_dict(run.cfg),
         "window": {"start": w.date(0).isoformat(), "end": w.date(end_day).isoformat(), "days": w.days},
         "conventions": {
