@@ -1,0 +1,82 @@
+"""The hash-chained ledger names a removed, altered or reordered record."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from lake.config import LakeConfig
+from lake.ledger import Ledger
+from lake.storage import Lake
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
+    led = Ledger(lake, "ops", "audit/exports")
+    for i in range(5):
+        led.append({"event": "export", "n": i})
+    return led
+
+
+def _file(led: Ledger, seq: int) -> Path:
+    return Path(led.lake.path(led.zone, f"{led.prefix}/{seq:012d}.json"))
+
+
+def test_intact_ledger_verifies_and_chains(ledger: Ledger):
+    recs = list(ledger.records())
+    assert [r["n"] for r in recs] == [0, 1, 2, 3, 4]
+    assert [r["seq"] for r in recs] == [0, 1, 2, 3, 4]
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(recs))
+    assert ledger.verify() == []
+    # a second handle on the same ledger continues the chain where the first left it
+    again = Ledger(ledger.lake, ledger.zone, ledger.prefix)
+    assert again.append({"event": "export", "n": 5})["seq"] == 5
+    assert again.verify(expect_at_least=5) == []
+
+
+def test_removed_record_is_named(ledger: Ledger):
+    _file(ledger, 2).unlink()
+    problems = ledger.verify()
+    assert any("records 2..2 are missing" in p for p in problems)
+
+
+def test_altered_record_is_named(ledger: Ledger):
+    path = _file(ledger, 1)
+    rec = json.loads(path.read_text())
+    rec["n"] = 99
+    path.write_text(json.dumps(rec))
+    problems = ledger.verify()
+    assert len(problems) == 1 and "000000000001.json: content does not match its hash" in problems[0]
+
+
+def test_record_rewritten_with_a_fresh_hash_breaks_the_next_link(ledger: Ledger):
+    from lake.ledger import record_hash
+
+    path = _file(ledger, 3)
+    rec = json.loads(path.read_text())
+    rec["n"] = 99
+    rec["hash"] = record_hash(rec)  # a careful forger recomputes the record's own hash
+    path.write_text(json.dumps(rec))
+    problems = ledger.verify()
+    assert len(problems) == 1 and "000000000004.json: does not follow the record before it" in problems[0]
+
+
+def test_removed_tail_needs_the_known_head(ledger: Ledger):
+    _file(ledger, 4).unlink()
+    assert ledger.verify() == []  # the chain alone cannot tell
+    assert "the newest records were removed" in ledger.verify(expect_at_least=4)[0]
+
+
+def test_append_never_overwrites(ledger: Ledger):
+    stale = Ledger(ledger.lake, ledger.zone, ledger.prefix)
+    stale.head()
+    ledger.append({"event": "export", "n": 5})
+    with pytest.raises(FileExistsError, match="another writer appended"):
+        stale.append({"event": "export", "n": 6})
+    assert ledger.verify() == []
+    with pytest.raises(ValueError, match="may not set"):
+        ledger.append({"seq": 3})
