@@ -1,19 +1,19 @@
 """The sharing rules (`sharing_rules.yml`): loaded once, read by every stage.
 
 No rule is written twice in code: stages ask this module what is shared, what is PII, and
-which patterns betray PII in free text.
+which patterns betray PII in free text (compiled for each engine by `expectations.pii`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from expectations import pii
 from lake.config import SHARING_RULES
 from lake.errors import LakeError
 
@@ -32,6 +32,13 @@ class SharingRules:
     purposes: dict[str, dict[str, Any]]
     retention_days: dict[str, int | None]
     path: Path
+    reference_data: tuple[str, ...] = ()
+    export_columns: tuple[str, ...] = ()
+    freshness: dict[str, Any] = field(default_factory=dict)
+    volume: dict[str, Any] = field(default_factory=dict)
+
+    def max_days_behind(self, company: str) -> int:
+        return int(self.freshness.get("per_company", {}).get(company, self.freshness.get("max_days_behind", 2)))
 
     def shares(self, company: str, table: str) -> Any:
         """What `company` shares of `table` (False when the agreement does not list it)."""
@@ -43,13 +50,8 @@ class SharingRules:
         return company in self.purposes[purpose]["may_use"]
 
     def redact(self, text: str) -> tuple[str, list[str]]:
-        """Free text with PII replaced by `[kind]`, and the kinds found (pure Python, for small inputs)."""
-        found = []
-        for kind, pat in self.free_text_patterns.items():
-            text, n = re.subn(pat, f"[{kind}]", text)
-            if n:
-                found.append(kind)
-        return text, found
+        """Free text with PII replaced by `[kind]` after NFKC, and the kinds found (Python, for small inputs)."""
+        return pii.redact(text, self.free_text_patterns)
 
 
 @cache
@@ -57,7 +59,7 @@ def load_rules(path: Path = SHARING_RULES) -> SharingRules:
     """Parse the rules file; a malformed file names itself and the missing section."""
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return SharingRules(
+        rules = SharingRules(
             companies=spec["companies"],
             pii_columns=frozenset(spec["pii"]["columns"]),
             free_text_patterns=spec["pii"]["free_text_patterns"],
@@ -70,6 +72,15 @@ def load_rules(path: Path = SHARING_RULES) -> SharingRules:
             purposes=spec["purposes"],
             retention_days=spec["retention_days"],
             path=path,
+            reference_data=tuple(spec.get("reference_data", ())),
+            export_columns=tuple(spec["marketing"].get("export_columns", ())),
+            freshness=spec.get("freshness") or {},
+            volume=spec.get("volume") or {},
         )
     except (OSError, KeyError, TypeError, yaml.YAMLError) as e:
         raise LakeError(f"sharing rules {path} cannot be read: {e!r}", "restore the file from git") from e
+    for kind, pat in [*rules.free_text_patterns.items(), *rules.value_patterns.items()]:
+        if why := pii.check_pattern(kind, pat):
+            raise LakeError(f"sharing rules {path}: {why}",
+                            "PII patterns must mean the same in DuckDB, Spark and Python: ASCII, classes like [0-9]")
+    return rules

@@ -36,7 +36,6 @@ class Column:
     non_negative: bool = False
     not_future: bool = False
     free_text: bool = False  # scanned for PII, which is redacted
-    pii: bool = False
     fields: tuple[Column, ...] = ()  # for type `list`: the fields of each element
 
 
@@ -73,6 +72,9 @@ def _column(spec: dict[str, Any], where: str) -> Column:
         ctype = spec["type"]
     except KeyError as e:
         raise LakeError(f"{where}: a column lacks `{e.args[0]}`", "every column needs name and type") from e
+    if "pii" in spec:
+        raise LakeError(f"{where}: column {name} says `pii`", "PII columns are listed once, in "
+                        "expectations/sharing_rules.yml (pii.columns); remove `pii` from the contract")
     if ctype not in TYPES:
         raise LakeError(f"{where}: column {name} has unknown type {ctype!r}", f"use one of {sorted(TYPES)}")
     values = spec.get("values")
@@ -89,7 +91,6 @@ def _column(spec: dict[str, Any], where: str) -> Column:
         non_negative=bool(spec.get("non_negative", False)),
         not_future=bool(spec.get("not_future", False)),
         free_text=bool(spec.get("free_text", False)),
-        pii=bool(spec.get("pii", False)),
         fields=tuple(_column(f, f"{where}.{name}") for f in spec.get("fields", ())),
     )
 

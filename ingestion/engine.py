@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from expectations import pii
 from expectations.rules import SharingRules, load_rules
 from ingestion import manifest as manifests
 from ingestion.contracts import Contract, find_contract, load_contracts
@@ -412,6 +413,7 @@ def _jsonable(row: manifests.ManifestRow) -> dict:
 def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    pii.duckdb_register(con)  # the NFKC function the free-text redaction calls
     return con
 
 

@@ -1,6 +1,7 @@
 """Compile a contract into one DuckDB query that types every field and names the first rule a row breaks.
 
 The query is pure SQL over an Arrow batch (`src`), so validation stays vectorised: no Python per row.
+The connection must know `expectations.pii.duckdb_register` (NFKC for free-text PII).
 Input columns: `_line` (source line or record number), `_malformed` (a reason the reader already
 found, or null), `_text` (the raw record, for rows the reader could not split), and either one
 VARCHAR per contract column (CSV, Parquet) or `_json` (JSON Lines).
@@ -13,6 +14,7 @@ import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from expectations import pii as pii_rules
 from expectations.rules import SharingRules
 from ingestion.contracts import Column, Contract
 from lake.errors import LakeError
@@ -185,10 +187,9 @@ def compile_contract(
 
         raw_cols.append(f"{_raw(source_expr(col), pretrimmed)} AS {v}")
         typed = _typed(col, v, tz)
-        if col.free_text:
-            for kind, pat in rules.free_text_patterns.items():
-                typed = f"regexp_replace({typed}, {lit(pat)}, {lit('[' + kind + ']')}, 'g')"
-                pii_hits.append(f"CASE WHEN regexp_matches({v}, {lit(pat)}) THEN {lit(kind)} END")
+        if col.free_text:  # PII after NFKC (the rules' patterns, compiled by expectations.pii)
+            typed = pii_rules.duckdb_redact(typed, rules.free_text_patterns)
+            pii_hits.extend(pii_rules.duckdb_kinds(v, rules.free_text_patterns))
         typed_cols.append(f"{typed} AS {t}")
         detail = f"{lit(name + '=')} || coalesce(left({v}, 60), '')"
         if col.required:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from expectations import pii
 from lake.errors import LakeError
 from transforms.conform import jst_date
 
@@ -59,13 +60,10 @@ def id_links(links: DataFrame, key: bytes) -> DataFrame:
 
 
 def redact_free_text(df: DataFrame, columns: list[str], patterns: Mapping[str, str]) -> DataFrame:
-    """Replace every PII pattern hit in free-text columns with `[kind]` (the rules' patterns, in the JVM)."""
+    """Replace every PII pattern hit (after NFKC) in free-text columns with `[kind]`, in the JVM."""
     for c in columns:
         if c in df.columns:
-            expr = F.col(c)
-            for kind, pat in patterns.items():
-                expr = F.regexp_replace(expr, pat, f"[{kind}]")
-            df = df.withColumn(c, expr)
+            df = df.withColumn(c, pii.spark_redact(F.col(c), patterns))
     return df
 
 
