@@ -10,10 +10,10 @@ import numpy as np
 from . import catalog as cat
 from .world import (
     AUTO_CHARGE_DAYS,
+    COMMUTER_WEEKDAY_WORK_SHARE,
     DAYS_PER_MONTH,
     NEVER,
     PROGRAMME_EXTRA_MEAN_YEN,
-    PROGRAMME_EXTRA_VISITS_PER_MONTH,
     SEGMENT_NONE,
     SEGMENT_PROGRAMME,
     World,
@@ -93,6 +93,8 @@ class DaySimulator:
         self.prog_idx = np.flatnonzero(world.segment == SEGMENT_PROGRAMME)
         self.app_idx = np.flatnonzero(world.app_user)
         self.card_idx = np.flatnonzero(world.segment != SEGMENT_NONE)
+        self.once_idx = np.flatnonzero(world.one_purchase)
+        self.commuter_idx = world.commuters
         self.base_lam = {
             c: world.rate[m] * world.weight[m, cat.CI[c]] for c, m in self.use_idx.items()
         }  # visits a day before day-of-week and availability factors
@@ -103,7 +105,7 @@ class DaySimulator:
         w = self.w
         ci = cat.CI[company]
         rng = _rng(w, 40, d, ci)
-        dow = cat.DOW_FACTORS[company][w.date(d).weekday()]
+        dow = cat.DOW_FACTORS[company][w.date(d).weekday()] * w.season(d)
         m = self.use_idx[company]
         lam = self.base_lam[company] * dow * alive[m]
         if company in ("sm", "dept"):
@@ -117,17 +119,25 @@ class DaySimulator:
         camps = [np.full(int(k.sum()), -1, dtype=np.int64)]
         if company == "cvs":  # the planted programme effect: extra quick visits after enrolment
             p = self.prog_idx
-            lam_p = (PROGRAMME_EXTRA_VISITS_PER_MONTH / DAYS_PER_MONTH) * (alive[p] & (w.prog_day[p] <= d))
-            kp = rng.poisson(lam_p)
+            lam_p = (w.beh.programme_visits_per_month / DAYS_PER_MONTH) * w.effect_mult[p]
+            kp = rng.poisson(lam_p * (alive[p] & (w.prog_day[p] <= d)))
             members.append(np.repeat(p, kp))
-            kinds.append(np.full(int(kp.sum()), 1, dtype=np.int8))
+            kinds.append(np.full(int(kp.sum()), KIND_PROGRAMME, dtype=np.int8))
             camps.append(np.full(int(kp.sum()), -1, dtype=np.int64))
+            once = self.once_idx[w.joined_day[self.once_idx] == d]  # one-purchase members: their only visit
+            members.append(once)
+            kinds.append(np.zeros(len(once), dtype=np.int8))
+            camps.append(np.full(len(once), -1, dtype=np.int64))
         for j, camp in enumerate(w.campaigns):
             if camp.target == company:
                 conv = camp.members[camp.conv_day == d]
                 members.append(conv)
                 kinds.append(np.full(len(conv), KIND_CAMPAIGN, dtype=np.int8))
                 camps.append(np.full(len(conv), j, dtype=np.int64))
+                organic = camp.members[camp.organic_day == d]
+                members.append(organic)
+                kinds.append(np.zeros(len(organic), dtype=np.int8))
+                camps.append(np.full(len(organic), -1, dtype=np.int64))
         member = np.concatenate(members)
         kind = np.concatenate(kinds)
         campaign = np.concatenate(camps)
@@ -144,6 +154,10 @@ class DaySimulator:
             local = st.pick(cur_pref[member], rng)
             travel = rng.integers(0, st.n, nm)
             store[:nm] = np.where(u < 0.65, prim, np.where(u < 0.90, sec, np.where(u < 0.98, local, travel)))
+            if company in ("cvs", "diner") and len(self.commuter_idx) and w.date(d).weekday() < 5:
+                work = w.work_cvs if company == "cvs" else w.work_diner
+                at_work = w.is_commuter[member] & (rng.random(nm) < COMMUTER_WEEKDAY_WORK_SHARE)
+                store[:nm] = np.where(at_work, work[member], store[:nm])
             store[nm:] = rng.integers(0, st.n, n_anon)
         member = np.concatenate([member, np.full(n_anon, -1, dtype=np.int64)])
         kind = np.concatenate([kind, np.zeros(n_anon, dtype=np.int8)])
@@ -258,8 +272,12 @@ class DaySimulator:
                 continue
             idx = np.flatnonzero(em)
             parts.append((cat.CI[company], v.member[idx], v.store[idx], v.sec[idx], lines[company].total[idx]))
-        # auto-charges of registered cards (company "money", no store), one every AUTO_CHARGE_DAYS days
-        auto = self.card_idx[alive[self.card_idx] & ((d + w.charge_phase[self.card_idx]) % AUTO_CHARGE_DAYS == 0)]
+        # auto-charges of registered cards (company "money", no store), one every AUTO_CHARGE_DAYS days; in the
+        # confounding mode cards top up at the till instead, when the balance runs low (see below)
+        if w.beh.topup_when_low:
+            auto = np.zeros(0, dtype=np.int64)
+        else:
+            auto = self.card_idx[alive[self.card_idx] & ((d + w.charge_phase[self.card_idx]) % AUTO_CHARGE_DAYS == 0)]
         parts.append(
             (
                 MONEY_COMPANY,
@@ -282,8 +300,31 @@ class DaySimulator:
         last4 = np.where(has_m, w.card_last4[mm], rng.integers(0, 10000, n))
         charge = rng.random(n) < EMONEY_CHARGE_P
         charge[n - n_auto :] = False
+        c_amount_all = CHARGE_AMOUNTS[rng.choice(len(CHARGE_AMOUNTS), n, p=CHARGE_P)]
+        if w.beh.topup_when_low and n:
+            # a registered card tops up before the first payment of a day the balance cannot cover
+            reg = np.flatnonzero(registered)
+            day_total = np.bincount(member[reg], weights=amount[reg], minlength=w.n).astype(np.int64)
+            payers = np.flatnonzero(day_total)
+            short = payers[w.balance[payers] < day_total[payers]]
+            need = day_total[short] - w.balance[short]
+            topup = np.maximum(np.ceil(need / 1000).astype(np.int64) * 1000, c_amount_all[: len(short)])
+            w.balance[short] += topup
+            w.balance[payers] -= day_total[payers]
+            first = np.zeros(n, dtype=bool)
+            order_m = np.lexsort((sec[reg], member[reg]))
+            rs = reg[order_m]
+            head = np.ones(len(rs), dtype=bool)
+            head[1:] = member[rs][1:] != member[rs][:-1]
+            first[rs[head]] = True
+            is_short = np.zeros(w.n, dtype=bool)
+            is_short[short] = True
+            per_member_topup = np.zeros(w.n, dtype=np.int64)
+            per_member_topup[short] = topup
+            charge = np.where(registered, first & is_short[np.maximum(member, 0)], charge)
+            c_amount_all = np.where(registered, per_member_topup[np.maximum(member, 0)], c_amount_all)
         kc = int(charge.sum())
-        c_amount = CHARGE_AMOUNTS[rng.choice(len(CHARGE_AMOUNTS), kc, p=CHARGE_P)]
+        c_amount = c_amount_all[charge]
         c_sec = np.maximum(sec[charge] - rng.integers(30, 600, kc), 0)
         out = {
             "kind": np.concatenate([np.ones(n - n_auto, np.int8), np.zeros(n_auto + kc, np.int8)]),  # 1 payment

@@ -15,16 +15,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import catalog as cat
-from . import masters
+from . import masters, places
 from .day import KIND_PROGRAMME, DayData, DaySimulator, Visits, _times
 from .geo import PREF_NAMES
 from .sink import Sink
 from .world import (
+    COMMUTER_WEEKDAY_WORK_SHARE,
     DAYS_PER_MONTH,
+    MODES,
     NEVER,
     PROGRAMME_EXTRA_MEAN_YEN,
-    PROGRAMME_EXTRA_SPEND_PER_MONTH,
-    PROGRAMME_EXTRA_VISITS_PER_MONTH,
+    REFERRAL_WINDOW_DAYS,
     SEGMENT_EMONEY,
     SEGMENT_NAMES,
     SEGMENT_PROGRAMME,
@@ -57,6 +58,7 @@ class GeneratorConfig:
     seed: int = 42
     bad_rate: float = 0.0  # fraction of bad records of each kind (0 = clean)
     companies: tuple[str, ...] | None = None  # subset of catalog.ALL_COMPANIES, None = all
+    mode: str = "default"  # "default", or "confounding": what fools naive analytics (world.Behaviour)
 
     def validate(self) -> None:
         if self.members < 1:
@@ -65,6 +67,8 @@ class GeneratorConfig:
             raise ValueError(f"days must be at least 1, got {self.days}")
         if not 0.0 <= self.bad_rate < 0.2:
             raise ValueError(f"bad_rate must be in [0, 0.2), got {self.bad_rate}")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
         if self.companies is not None:
             unknown = sorted(set(self.companies) - set(cat.ALL_COMPANIES))
             if unknown:
@@ -123,6 +127,17 @@ class _Run:
         self.enrolled_days = 0
         self.emoney_only_days = 0
 
+    def track(self, world: World) -> None:
+        """Per-member running totals the truth needs (what the analytics should recover, counted at the source)."""
+        n, nc, k = world.n, len(cat.SALES_COMPANIES), len(world.movers)
+        self.visits_m = np.zeros(n)
+        self.spend_m = np.zeros(n)
+        self.extra_visits_m = np.zeros(n)
+        self.extra_spend_m = np.zeros(n)
+        self.first_normal = np.full((n, nc), NEVER, dtype=np.int64)  # first ordinary visit per brand
+        self.first_any = np.full((n, nc), NEVER, dtype=np.int64)  # first visit of any kind per brand
+        self.mover_days = np.zeros((max(k, 1), world.days), dtype=bool)  # movers' days with a store visit
+
     def write(self, company: str, feed: str, name: str, data: bytes, rows: int) -> None:
         zone = f"landing-{company}"
         path = f"{feed}/{name}"
@@ -175,7 +190,8 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     cfg.validate()
     t0 = time.perf_counter()
     run = _Run(cfg, sink, progress)
-    world = World(cfg.members, cfg.days, cfg.start, cfg.seed)
+    world = World(cfg.members, cfg.days, cfg.start, cfg.seed, cfg.mode)
+    run.track(world)
     sim = DaySimulator(world)
     writer = DayWriter(world, cfg.bad_rate)
     fplan = plan_file_faults(cfg)
@@ -278,11 +294,29 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
         r["receipts"] += len(v)
         r["lines"] += len(dd.lines[company].visit)
         r["anonymous_receipts"] += int((v.member < 0).sum())
+    n, d = world.n, dd.day
+    for company, v in dd.visits.items():
+        has = v.member >= 0
+        m = v.member[has]
+        total = dd.lines[company].total[has]
+        run.visits_m += np.bincount(m, minlength=n)
+        run.spend_m += np.bincount(m, weights=total, minlength=n)
+        ci = cat.CI[company]
+        for first, sel in ((run.first_normal, v.kind[has] == 0), (run.first_any, slice(None))):
+            idx = m[sel]
+            idx = idx[first[idx, ci] == NEVER]
+            first[idx, ci] = d
+        if company in cat.STORE_COMPANIES and len(world.movers):
+            pos = world.mover_pos[m]
+            run.mover_days[pos[pos >= 0], d] = True
+        if company == "cvs":
+            extra = v.kind[has] == KIND_PROGRAMME
+            run.extra_visits_m += np.bincount(m[extra], minlength=n)
+            run.extra_spend_m += np.bincount(m[extra], weights=total[extra], minlength=n)
     v = dd.visits["cvs"]
     extra = v.kind == KIND_PROGRAMME
     run.extra_visits += int(extra.sum())
     run.extra_spend += int(dd.lines["cvs"].total[extra].sum())
-    d = dd.day
     alive = (world.joined_day <= d) & (world.churn_day > d)
     run.enrolled_days += int((alive & (world.prog_day <= d)).sum())
     run.emoney_only_days += int((alive & (world.segment == SEGMENT_EMONEY)).sum())
@@ -335,6 +369,22 @@ def _write_truth(run: _Run, world: World) -> dict:
             "from_prefecture": names.take(pa.array(w.home_pref[mv].astype(np.int64))),
             "to_prefecture": names.take(pa.array(w.new_pref[mv].astype(np.int64))),
             "address_updated": pa.array(w.address_updated[mv]),
+            "is_within_prefecture": pa.array(w.within_pref_move[mv]),
+            "distance_km": pa.array(np.round(places.distance_km(w.home_lat[mv], w.home_lon[mv], w.new_lat[mv],
+                                                                 w.new_lon[mv]), 2)),
+            # what the data can show: days with a store visit in the 28 days before the move and from it
+            "store_visit_days_28d_before": pa.array(_window_days(run.mover_days, w.mover_pos[mv], w.move_day[mv], -28)),
+            "store_visit_days_28d_after": pa.array(_window_days(run.mover_days, w.mover_pos[mv], w.move_day[mv], 28)),
+        }
+    )
+    cm = w.commuters
+    commuters = pa.table(
+        {
+            "gid": w.gid_str.take(pa.array(cm)),
+            "distance_km": pa.array(
+                np.round(places.distance_km(w.home_lat[cm], w.home_lon[cm], w.work_lat[cm], w.work_lon[cm]), 2)
+            ),
+            "weekday_work_share": pa.array(np.full(len(cm), COMMUTER_WEEKDAY_WORK_SHARE)),
         }
     )
     ch = np.flatnonzero(w.churn_day != NEVER)
@@ -344,6 +394,7 @@ def _write_truth(run: _Run, world: World) -> dict:
             "gid": w.gid_str.take(pa.array(ch)),
             "churned_on": _date_col(w.start_day + w.churn_day[ch]),
             "in_window": pa.array(w.churn_day[ch] >= 0),
+            "is_one_purchase": pa.array(w.one_purchase[ch]),
         }
     )
     programme = pa.table(
@@ -377,6 +428,7 @@ def _write_truth(run: _Run, world: World) -> dict:
     )
     tables = {
         "movers": put("movers.parquet", movers),
+        "commuters": put("commuters.parquet", commuters),
         "churners": put("churners.parquet", churners),
         "programme": put("programme.parquet", programme),
         "life_stages": put("life_stages.parquet", life),
@@ -401,32 +453,7 @@ def _write_truth(run: _Run, world: World) -> dict:
         )
     tables["bad_rows"] = put("bad_rows.parquet", faults)
 
-    campaigns = []
-    for c in w.campaigns:
-        t, conv_ = c.treatment, c.conv_day >= 0
-        nt, nc = int(t.sum()), int((~t).sum())
-        ct, cc = int((t & conv_).sum()), int((~t & conv_).sum())
-        campaigns.append(
-            {
-                "campaign_id": c.campaign_id,
-                "company": c.company,
-                "target_company": c.target,
-                "starts_on": w.date(c.start_day).isoformat(),
-                "ends_on": w.date(c.end_day).isoformat(),
-                "outcome": "first purchase at target_company between starts_on and ends_on (inclusive)",
-                "p_first_purchase_control": c.p_control,
-                "p_first_purchase_treatment": c.p_treatment,
-                "planted_uplift": round(c.p_treatment - c.p_control, 6),
-                "assigned_treatment": nt,
-                "assigned_control": nc,
-                "converted_treatment": ct,
-                "converted_control": cc,
-                "realised_rate_treatment": round(ct / nt, 6) if nt else None,
-                "realised_rate_control": round(cc / nc, 6) if nc else None,
-                "realised_uplift": round(ct / nt - cc / nc, 6) if nt and nc else None,
-            }
-        )
-    months = run.enrolled_days / DAYS_PER_MONTH
+    campaigns = [_campaign_truth(run, w, c) for c in w.campaigns]
     alive_end = (w.joined_day <= end_day) & (w.churn_day > end_day)
     sm_users = w.sm_local >= 0
     counts = {
@@ -452,8 +479,9 @@ def _write_truth(run: _Run, world: World) -> dict:
         "purchase_lines": int(sum(v["lines"] for v in run.receipts.values())),
     }
     truth = {
-        "schema_version": 1,
+        "schema_version": 2,
         "generator": "generator",
+        "mode": w.mode,
         "config": _config_dict(run.cfg),
         "window": {"start": w.date(0).isoformat(), "end": w.date(end_day).isoformat(), "days": w.days},
         "conventions": {
@@ -463,34 +491,7 @@ def _write_truth(run: _Run, world: World) -> dict:
             "gms_tax": "tax_amount = floor(net_amount * rate), rate 0.08 food depts, 0.10 others",
         },
         "counts": counts,
-        "programme_effect": {
-            "spend_yen_per_month": PROGRAMME_EXTRA_SPEND_PER_MONTH,
-            "visits_per_month": PROGRAMME_EXTRA_VISITS_PER_MONTH,
-            "days_per_month": DAYS_PER_MONTH,
-            "comparison": "programme members (on and after programme_joined_on) against e-money-only members "
-            "(registered e-money card used, never enrolled), per member-month, group purchases",
-            "mechanism": (
-                "enrolled, living members make extra cvs visits (Poisson, visits_per_month a month), one line "
-                "each, amount lognormal with mean extra_visit_mean_yen (tax included); enrolment is independent "
-                "of all other behaviour, so the baseline is identical"
-            ),
-            "how_to_compare": (
-                "select both groups the same way, e.g. members whose registered e-money card was used in the "
-                "period (every living registered card auto-charges every 30 days, company=money), then compare "
-                "spend and visits per member-month; programme members who churned before the window have no "
-                "activity at all and bias a comparison that keeps them only on one side"
-            ),
-            "extra_visit_company": "cvs",
-            "extra_visit_mean_yen": round(PROGRAMME_EXTRA_MEAN_YEN, 4),
-            "realised": {
-                "enrolled_member_days": run.enrolled_days,
-                "emoney_only_member_days": run.emoney_only_days,
-                "extra_visits": run.extra_visits,
-                "extra_spend_yen": run.extra_spend,
-                "visits_per_month": round(run.extra_visits / months, 4) if months else None,
-                "spend_yen_per_month": round(run.extra_spend / months, 2) if months else None,
-            },
-        },
+        "programme_effect": _programme_truth(run, w),
         "campaigns": campaigns,
         "tables": tables,
         "bad_records": {
@@ -511,6 +512,123 @@ def _write_truth(run: _Run, world: World) -> dict:
         json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False).encode("utf-8"),
     )
     return truth
+
+
+def _window_days(days: np.ndarray, pos: np.ndarray, on: np.ndarray, span: int) -> np.ndarray:
+    """Per mover: days with a store visit in the `span` days before (span < 0) or from (span > 0) `on`."""
+    out = np.zeros(len(pos), dtype=np.int64)
+    for i, (p, d) in enumerate(zip(pos, on, strict=True)):
+        lo, hi = (d + span, d) if span < 0 else (d, d + span)
+        out[i] = int(days[p, max(lo, 0) : max(hi, 0)].sum())
+    return out
+
+
+def _campaign_truth(run: _Run, w: World, c) -> dict:
+    """A campaign's outcome as the analytics define it (first purchase at the target within the referral window
+    of the start, among members with no purchase there before the start), and its realised causal uplift: the
+    share of treated members at risk whose only such purchase the coupon induced (they would not have bought
+    there on their own in the window). Organic first purchases happen in both arms."""
+    tgt = cat.CI[c.target]
+    lo, hi = c.start_day, c.start_day + REFERRAL_WINDOW_DAYS
+    first_any = run.first_any[c.members, tgt]
+    first_normal = run.first_normal[c.members, tgt]
+    at_risk = first_any >= lo  # nothing at the target in the data before the start
+    y1 = at_risk & (first_any < hi)  # what was observed (with the coupon for treated members)
+    y0 = at_risk & (first_normal < hi)  # what would have happened without the coupon
+    t = c.treatment
+    nt, nc = int((t & at_risk).sum()), int((~t & at_risk).sum())
+    ct, cc = int((t & y1).sum()), int((~t & y1).sum())
+    return {
+        "campaign_id": c.campaign_id,
+        "company": c.company,
+        "target_company": c.target,
+        "starts_on": w.date(c.start_day).isoformat(),
+        "ends_on": w.date(c.end_day).isoformat(),
+        "outcome": f"first purchase at target_company within {REFERRAL_WINDOW_DAYS} days from starts_on, members "
+        "with no purchase there in the data before starts_on",
+        "outcome_window_days": REFERRAL_WINDOW_DAYS,
+        "p_first_purchase_control": c.p_control,
+        "p_first_purchase_treatment": c.p_treatment,
+        "planted_uplift": round(c.p_treatment - c.p_control, 6),
+        "assigned_treatment": int(t.sum()),
+        "assigned_control": int((~t).sum()),
+        "at_risk_treatment": nt,
+        "at_risk_control": nc,
+        "converted_treatment": ct,
+        "converted_control": cc,
+        "organic_buyers_control": cc,
+        "organic_buyers_treatment": int((t & y0).sum()),
+        "realised_rate_treatment": round(ct / nt, 6) if nt else None,
+        "realised_rate_control": round(cc / nc, 6) if nc else None,
+        # causal: induced first purchases among treated members at risk (no sampling noise of the control arm)
+        "realised_uplift": round(float((y1 & ~y0)[t].sum()) / nt, 6) if nt else None,
+    }
+
+
+def _programme_truth(run: _Run, w: World) -> dict:
+    """The programme effect as realised: extra visits and spend it caused per exposed member-month (members who
+    enrolled inside the window, counted from enrolment to the window's end whether or not they still shop: the
+    effect on someone who stopped is zero), the same per living enrolled member-month over all enrollees, and the
+    naive difference that a comparison of programme with e-money-only members shows."""
+    beh, end = w.beh, w.days
+    months = run.enrolled_days / DAYS_PER_MONTH
+    inside = (w.prog_day >= 0) & (w.prog_day < end)
+    exposed_months = float((end - w.prog_day[inside]).sum()) / DAYS_PER_MONTH
+    # naive: members alive at the window start; programme members who enrolled before it, e-money-only members
+    alive0 = (w.joined_day < 0) & (w.churn_day > 0)
+    prog = alive0 & (w.segment == SEGMENT_PROGRAMME) & (w.prog_day < 0)
+    emon = alive0 & (w.segment == SEGMENT_EMONEY)
+    span = end / DAYS_PER_MONTH
+    naive_v = run.visits_m[prog].mean() / span - run.visits_m[emon].mean() / span if prog.any() and emon.any() else None
+    naive_s = run.spend_m[prog].mean() / span - run.spend_m[emon].mean() / span if prog.any() and emon.any() else None
+    return {
+        "spend_yen_per_month": beh.programme_spend_per_month,
+        "visits_per_month": beh.programme_visits_per_month,
+        "days_per_month": DAYS_PER_MONTH,
+        "mode": w.mode,
+        "self_selected_enrolment": beh.self_selected_enrolment,
+        "comparison": "programme members (on and after programme_joined_on) against e-money-only members "
+        "(registered e-money card used, never enrolled), per member-month, group purchases",
+        "mechanism": (
+            "enrolled, living members make extra cvs visits (Poisson, visits_per_month a month times a per-member "
+            "multiplier of mean 1), one line each, amount lognormal with mean extra_visit_mean_yen (tax included)"
+            + (
+                "; heavier usual shoppers enrol more, so programme members shop more than e-money-only members even "
+                "without the effect"
+                if beh.self_selected_enrolment
+                else "; enrolment is independent of all other behaviour, so the baseline is identical"
+            )
+        ),
+        "extra_visit_company": "cvs",
+        "extra_visit_mean_yen": round(PROGRAMME_EXTRA_MEAN_YEN, 4),
+        "realised": {
+            "enrolled_member_days": run.enrolled_days,
+            "emoney_only_member_days": run.emoney_only_days,
+            "extra_visits": run.extra_visits,
+            "extra_spend_yen": run.extra_spend,
+            "visits_per_month": round(run.extra_visits / months, 4) if months else None,
+            "spend_yen_per_month": round(run.extra_spend / months, 2) if months else None,
+            "note": "per living enrolled member-month, all programme members",
+        },
+        "realised_att": {
+            "members": int(inside.sum()),
+            "exposed_member_months": round(exposed_months, 2),
+            "visits_per_month": round(float(run.extra_visits_m[inside].sum()) / exposed_months, 4)
+            if exposed_months
+            else None,
+            "spend_yen_per_month": round(float(run.extra_spend_m[inside].sum()) / exposed_months, 2)
+            if exposed_months
+            else None,
+            "note": "the causal effect on members who enrolled inside the window: extra visits and spend per "
+            "member-month from enrolment to the window's end (alive or not)",
+        },
+        "naive_difference": {
+            "visits_per_month": round(float(naive_v), 4) if naive_v is not None else None,
+            "spend_yen_per_month": round(float(naive_s), 2) if naive_s is not None else None,
+            "note": "programme members enrolled before the window minus e-money-only members, members alive at the "
+            "window start, mean per member-month over the window (counted by the generator)",
+        },
+    }
 
 
 def cvs_pos_file(rows: int, day: dt.date, seed: int = 0) -> bytes:

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import catalog as cat
+from . import places
 from .geo import N_PREF, PREF_LAT, PREF_LON, PREF_POP, PREF_SPREAD, PREF_WEIGHT, PREFECTURES, pref_distance_km
 from .gid import make_gids
 from .textfmt import fixed_digits
@@ -19,9 +20,10 @@ EPOCH = dt.date(1970, 1, 1)
 
 # --- the planted loyalty-programme effect -------------------------------------------------------------
 # After programme_joined_on an enrolled member makes, on top of their normal behaviour, extra cvs visits
-# (Poisson, PROGRAMME_EXTRA_VISITS_PER_MONTH a month) of one line each with a mean amount such that the
-# extra spend is PROGRAMME_EXTRA_SPEND_PER_MONTH a month. Enrolment is independent of everything else,
-# so programme members minus e-money-only members (same baseline) recovers exactly this.
+# (Poisson, PROGRAMME_EXTRA_VISITS_PER_MONTH a month in the default mode) of one line each with a mean amount
+# such that the extra spend is PROGRAMME_EXTRA_SPEND_PER_MONTH a month. In the default mode enrolment is
+# independent of everything else, so programme members minus e-money-only members (same baseline) recovers it;
+# the confounding mode (Behaviour below) lets heavier shoppers enrol more, so that difference does not.
 DAYS_PER_MONTH = 30.4375
 PROGRAMME_EXTRA_VISITS_PER_MONTH = 3.2
 PROGRAMME_EXTRA_SPEND_PER_MONTH = 1535.0
@@ -32,6 +34,38 @@ RATE_SHAPE = 1.2
 SEGMENT_NONE, SEGMENT_EMONEY, SEGMENT_PROGRAMME = 0, 1, 2
 AUTO_CHARGE_DAYS = 30
 SEGMENT_NAMES = ("none", "emoney_only", "programme")
+REFERRAL_WINDOW_DAYS = 28  # the campaign outcome: a first purchase at the target within 28 days of the start
+MODES = ("default", "confounding")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What the simulated members do beyond the basics; one per generator mode.
+
+    The confounding mode plants what real data has and what fools naive analytics: self-selected enrolment
+    (heavier usual shoppers enrol more), calendar seasonality (paydays around the 25th, month ends), e-money
+    cards that top up when the balance runs low (so "card used" depends on shopping), moves inside a
+    prefecture, commuters who shop near work on weekdays without moving, and new members who buy once and
+    never come back."""
+
+    self_selected_enrolment: bool
+    enrolment_rate_elasticity: float  # log-odds of enrolling per unit of log(visit rate / median rate)
+    seasonality: bool
+    topup_when_low: bool
+    moves_within_prefecture: float  # share of movers who move inside their prefecture (8-40 km)
+    commuters: float  # share of members who shop near work on weekdays (10-40 km from home)
+    one_purchase_share: float  # share of members joining inside the window who buy once and never return
+    programme_visits_per_month: float
+    programme_spend_per_month: float
+    effect_shape: float  # gamma shape of the per-member effect multiplier (mean 1); 0 = the same for everyone
+
+
+BEHAVIOURS: dict[str, Behaviour] = {
+    "default": Behaviour(False, 0.0, False, False, 0.0, 0.0, 0.0, 3.2, 1535.0, 0.0),
+    "confounding": Behaviour(True, 1.0, True, True, 0.5, 0.06, 0.4, 1.6, 767.5, 2.0),
+}
+PAYDAY = 25  # Japanese salaries are paid around the 25th
+COMMUTER_WEEKDAY_WORK_SHARE = 0.45  # of a commuter's weekday cvs and diner visits, near work
 
 
 def to_day(d: dt.date) -> int:
@@ -80,7 +114,8 @@ class Campaign:
     p_treatment: float
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     treatment: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    conv_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # -1: no conversion
+    conv_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # induced visit day, -1: none
+    organic_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # organic first visit, -1: none
 
 
 # (company, target, description, start as a fraction of the window, length in days, p_control, p_treatment)
@@ -97,9 +132,13 @@ CAMPAIGN_SPECS: tuple[tuple[str, str, str, float, int, float, float], ...] = (
 class World:
     """All hidden state of the simulation. Built deterministically from the config's seed."""
 
-    def __init__(self, members: int, days: int, start: dt.date, seed: int) -> None:
+    def __init__(self, members: int, days: int, start: dt.date, seed: int, mode: str = "default") -> None:
         if members < 1 or days < 1:
             raise ValueError("members and days must be positive")
+        if mode not in BEHAVIOURS:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        self.mode = mode
+        self.beh = BEHAVIOURS[mode]
         self.n = members
         self.days = days
         self.start = start
@@ -221,6 +260,34 @@ class World:
         self.baby_day = np.where(baby, rng.integers(-540, max(days - 7, 1), n), NEVER)
         # visit rate (per day) and brand affinity
         self.rate = rng.gamma(RATE_SHAPE, BASE_VISITS_PER_MONTH / DAYS_PER_MONTH / RATE_SHAPE, n)
+        beh = self.beh
+        r2 = np.random.default_rng([self.seed, 21])  # draws of the confounding behaviours: own stream
+        if beh.self_selected_enrolment:
+            # heavier usual shoppers enrol more (about as many programme members overall as by default)
+            z = beh.enrolment_rate_elasticity * np.log(self.rate / np.median(self.rate))
+            p_prog = 1.0 / (1.0 + np.exp(-(np.log(0.35 / 0.65) + z)))
+            p_prog *= 0.35 / p_prog.mean()
+            prog_u = r2.random(n) < np.clip(p_prog, 0, 0.98)
+            emoney_u = r2.random(n) < 0.30 / 0.65
+            self.segment = np.where(prog_u, SEGMENT_PROGRAMME, np.where(emoney_u, SEGMENT_EMONEY, 0)).astype(np.int8)
+            prog = self.segment == SEGMENT_PROGRAMME
+            self.prog_day = np.where(prog, np.where(use_early, early_day, late_day), NEVER)
+            self.app_user = r2.random(n) < np.where(prog, 0.65, 0.35)
+        # the programme effect per member (mean 1): the same for everyone, or gamma-distributed
+        self.effect_mult = (
+            r2.gamma(beh.effect_shape, 1.0 / beh.effect_shape, n) if beh.effect_shape > 0 else np.ones(n)
+        )
+        # new members who buy once, on the day they join, and never come back
+        self.one_purchase = (self.joined_day >= 0) & (r2.random(n) < beh.one_purchase_share)
+        self.churn_day = np.where(self.one_purchase, self.joined_day + 1, self.churn_day)
+        # nobody enrols after they stopped shopping: such an enrolment moves before the last day (or never happens)
+        after = (self.prog_day != NEVER) & (self.prog_day >= self.churn_day)
+        lo = np.maximum(self.joined_day, np.where(self.prog_day < 0, -730, 0))
+        can = after & (self.churn_day - lo >= 2)
+        self.prog_day = np.where(can, lo + (r2.random(n) * (self.churn_day - lo - 1)).astype(np.int64), self.prog_day)
+        drop = after & ~can
+        self.prog_day[drop] = NEVER
+        self.segment[drop] = SEGMENT_EMONEY
         nc = len(cat.SALES_COMPANIES)
         use = np.zeros((n, nc), dtype=bool)
         for c, company in enumerate(cat.SALES_COMPANIES):
@@ -254,19 +321,80 @@ class World:
         self.address_updated[self.movers] = rng.random(k) < 0.6
         self.mover_pos = np.full(n, -1, dtype=np.int64)
         self.mover_pos[self.movers] = np.arange(k)
+        self._place_members(r2)
+
+    def _place_members(self, rng: np.random.Generator) -> None:
+        """Home points (around a cvs store of the home prefecture), the new home of movers (another prefecture,
+        or 8-40 km away inside the same one), work points of commuters (10-40 km away), and the favourite
+        stores of each brand: the nearest to home (to work, for a commuter's weekday cvs and diner visits)."""
+        n, beh, nc = self.n, self.beh, len(cat.SALES_COMPANIES)
+        cvs = self.stores["cvs"]
+        hs = cvs.pick(self.home_pref, rng)
+        self.home_lat = cvs.lat[hs] + rng.normal(0, 0.004, n)
+        self.home_lon = cvs.lon[hs] + rng.normal(0, 0.004, n)
+        mv, k = self.movers, len(self.movers)
+        self.within_pref_move = np.zeros(n, dtype=bool)
+        self.within_pref_move[mv] = rng.random(k) < beh.moves_within_prefecture
+        self.new_pref[mv] = np.where(self.within_pref_move[mv], self.home_pref[mv], self.new_pref[mv])
+        ns = cvs.pick(self.new_pref[mv], rng)
+        for p in np.unique(self.home_pref[mv[self.within_pref_move[mv]]]):
+            sel = np.flatnonzero(self.within_pref_move[mv] & (self.home_pref[mv] == p))
+            cand = np.flatnonzero(cvs.pref == p)
+            m = mv[sel]
+            ns[sel] = cand[places.point_at_distance(self.home_lat[m], self.home_lon[m], cvs.lat[cand],
+                                                    cvs.lon[cand], 8.0, 40.0, rng)]
+        self.new_lat = self.home_lat.copy()
+        self.new_lon = self.home_lon.copy()
+        self.new_lat[mv] = cvs.lat[ns] + rng.normal(0, 0.004, k)
+        self.new_lon[mv] = cvs.lon[ns] + rng.normal(0, 0.004, k)
+        # commuters: a work place 10-40 km from home, in the home prefecture; never movers, never one-purchase
+        commuter = (rng.random(n) < beh.commuters) & (self.move_day == NEVER) & ~self.one_purchase
+        self.commuters = np.flatnonzero(commuter)
+        self.work_lat = np.full(n, np.nan)
+        self.work_lon = np.full(n, np.nan)
+        self.work_cvs = np.full(n, -1, dtype=np.int64)
+        self.work_diner = np.full(n, -1, dtype=np.int64)
+        for p in np.unique(self.home_pref[self.commuters]):
+            m = self.commuters[self.home_pref[self.commuters] == p]
+            cand = np.flatnonzero(cvs.pref == p)
+            self.work_cvs[m] = cand[places.point_at_distance(self.home_lat[m], self.home_lon[m], cvs.lat[cand],
+                                                             cvs.lon[cand], 10.0, 40.0, rng)]
+        c = self.commuters
+        self.work_lat[c], self.work_lon[c] = cvs.lat[self.work_cvs[c]], cvs.lon[self.work_cvs[c]]
+        self.is_commuter = commuter
         # favourite stores (primary / secondary) per company, before and after the move
         self.prim = np.zeros((n, nc), dtype=np.int32)
         self.sec = np.zeros((n, nc), dtype=np.int32)
         self.prim_moved = np.zeros((max(k, 1), nc), dtype=np.int32)  # one spare row: indexable when k = 0
         self.sec_moved = np.zeros((max(k, 1), nc), dtype=np.int32)
-        for c, company in enumerate(cat.SALES_COMPANIES):
+        grid = places.Grid(cvs.lat, cvs.lon)
+        for c_, company in enumerate(cat.SALES_COMPANIES):
             if company not in self.stores or company == "ec":
                 continue
             st = self.stores[company]
-            self.prim[:, c] = st.pick(self.home_pref, rng)
-            self.sec[:, c] = st.pick(self.home_pref, rng)
-            self.prim_moved[:k, c] = st.pick(self.new_pref[self.movers], rng)
-            self.sec_moved[:k, c] = st.pick(self.new_pref[self.movers], rng)
+            for lat, lon, prefs, pfx, rows in (
+                (self.home_lat, self.home_lon, self.home_pref, hs, slice(None)),
+                (self.new_lat[mv], self.new_lon[mv], self.new_pref[mv], ns, slice(0, k)),
+            ):
+                if company == "cvs":  # dense network: two random stores of the home's 3 km cell
+                    a, b = grid.pick(lat, lon, rng), grid.pick(lat, lon, rng)
+                    a = np.where(a < 0, pfx, a)
+                    pair = np.column_stack([a, np.where(b < 0, a, b)])
+                else:
+                    pair = places.nearest(st.lat, st.lon, st.pref, st.fallback, prefs.astype(np.int64), lat, lon)
+                if rows == slice(None):
+                    self.prim[:, c_], self.sec[:, c_] = pair[:, 0], pair[:, 1]
+                else:
+                    self.prim_moved[rows, c_], self.sec_moved[rows, c_] = pair[:, 0], pair[:, 1]
+            if company == "diner" and len(c):
+                self.work_diner[c] = places.nearest(st.lat, st.lon, st.pref, st.fallback,
+                                                    self.home_pref[c].astype(np.int64), self.work_lat[c],
+                                                    self.work_lon[c], k=1)[:, 0]
+        self._finish_members(np.random.default_rng([self.seed, 22]))
+
+    def _finish_members(self, rng: np.random.Generator) -> None:
+        n, days = self.n, self.days
+        use = self.use
         # postal codes (home, and new for movers) and other master fields
         self.postal = self._postal(self.home_pref, rng)
         self.postal_new = self.postal.copy()
@@ -290,6 +418,8 @@ class World:
         self.sm_linked_day = link_lo + (rng.random(n) * np.maximum(days - link_lo, 1)).astype(np.int64)
         # registered e-money cards auto-charge every AUTO_CHARGE_DAYS days (so a living holder's card is used)
         self.charge_phase = rng.integers(0, AUTO_CHARGE_DAYS, n)
+        # or (confounding mode) they top up when the balance runs low: the balance is simulation state
+        self.balance = rng.integers(0, 5001, n).astype(np.int64)
 
     @staticmethod
     def _unique_ints(rng: np.random.Generator, k: int, lo: int, hi: int) -> np.ndarray:
@@ -320,9 +450,10 @@ class World:
             s = min(int(days * frac), days - 1)
             e = min(s + length - 1, days - 1)
             camp = Campaign(f"CMP-{year}-{i + 1:03d}", src, tgt, desc, s, e, p_c, p_t)
+            # A's members with consent, whether or not they already shop at B (A cannot see B): some are B's
+            # customers already (organic buyers, some last seen at B before the window)
             elig = (
                 self.use[:, cat.CI[src]]
-                & ~self.use[:, cat.CI[tgt]]
                 & self.consent
                 & ~taken
                 & (self.joined_day < s)
@@ -335,11 +466,16 @@ class World:
             k = len(chosen)
             treat = np.zeros(k, dtype=bool)
             treat[rng.permutation(k)[: k // 2 + (k % 2) * int(rng.random() < 0.5)]] = True
-            p = np.where(treat, p_t, p_c)
-            conv = rng.random(k) < p
+            # organic: members new to B find it on their own (either arm), p_control, within the referral window
+            organic = ~self.use[chosen, cat.CI[tgt]] & (rng.random(k) < p_c)
+            o_day = rng.integers(s, min(s + REFERRAL_WINDOW_DAYS, days), k)
+            organic &= o_day < self.churn_day[chosen]
+            # induced: the coupon brings a treated member to B, p_treatment - p_control, during the campaign
+            conv = treat & (rng.random(k) < p_t - p_c)
             day = rng.integers(s, e + 1, k)
             conv &= day < self.churn_day[chosen]
             camp.members, camp.treatment, camp.conv_day = chosen, treat, np.where(conv, day, -1)
+            camp.organic_day = np.where(organic, o_day, -1)
             self.campaigns.append(camp)
         self.campaign_by_member = np.full(n, -1, dtype=np.int16)
         self.campaign_treat = np.zeros(n, dtype=bool)
@@ -357,11 +493,24 @@ class World:
             expected = float((self.rate[m] * self.weight[m, c]).sum())
             if company == "cvs":
                 expected += float((alive & (self.segment == SEGMENT_PROGRAMME)).sum()) * (
-                    PROGRAMME_EXTRA_VISITS_PER_MONTH / DAYS_PER_MONTH
+                    self.beh.programme_visits_per_month / DAYS_PER_MONTH
                 )
             self.anon_per_day[company] = expected * cat.ANON_RATIO[company]
 
     # ---- helpers -----------------------------------------------------------------------------------------
+    def season(self, day_index: int) -> float:
+        """Calendar multiplier of the visit rate (confounding mode): paydays around the 25th, month ends."""
+        if not self.beh.seasonality:
+            return 1.0
+        d = self.date(day_index)
+        last = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        f = {PAYDAY - 1: 1.06, PAYDAY: 1.2, PAYDAY + 1: 1.16, PAYDAY + 2: 1.08}.get(d.day, 1.0)
+        if d.day >= last.day - 1:
+            f *= 1.08
+        elif d.day <= 3:
+            f *= 0.94
+        return f
+
     def date(self, day_index: int) -> dt.date:
         return self.start + dt.timedelta(days=int(day_index))
 
