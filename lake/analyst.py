@@ -73,20 +73,38 @@ def describe(lake: Lake) -> str:
 
 
 def headline(lake: Lake) -> str:
-    """Headline results for the end of `lake demo`: programme effect, top brand pairs by lift, moves detected."""
+    """Headline results for the end of `lake demo`: the programme effect (descriptive and causal, with a note when
+    they disagree), top brand pairs by lift, moves detected, campaign uplift."""
     con = connect(lake)
     lines = []
     for metric, label, unit in (("spend_yen_per_month", "spend", " yen"), ("visits_per_month", "visits", "")):
         row = con.execute(
-            "select difference, ci_low, ci_high, programme_members, emoney_only_members from mart_programme_effect "
-            "where metric = ? and not is_suppressed",
+            "select difference, ci_low, ci_high, programme_members, emoney_only_members, causal_effect, "
+            "causal_ci_low, causal_ci_high, causal_enrolled_members, is_pre_trend_flat, is_large_gap "
+            "from mart_programme_effect where metric = ? and not is_suppressed",
             [metric],
         ).fetchone()
-        if row:
-            d, lo, hi, n_p, n_e = row
+        if not row:
+            lines.append(f"Programme effect, {label} a month: too few members to publish (k rule)")
+            continue
+        d, lo, hi, n_p, n_e, c, clo, chi, n_c, flat, gap = row
+        lines.append(
+            f"Programme members vs e-money-only, {label} a month (descriptive): {d:+,.1f}{unit} "
+            f"(95% CI {lo:+,.1f} to {hi:+,.1f}; {n_p:,} programme vs {n_e:,} e-money-only members)"
+        )
+        if c is None:
+            lines.append(f"Programme effect, {label} a month (causal): not estimable on this lake "
+                         "(no enrolments inside the window with a week of data before them)")
+            continue
+        lines.append(
+            f"Programme effect, {label} a month (causal, difference-in-differences): {c:+,.1f}{unit} "
+            f"(95% CI {clo:+,.1f} to {chi:+,.1f}; {n_c:,} members enrolling; pre-trend "
+            f"{'flat' if flat else 'NOT flat: read with care'})"
+        )
+        if gap:
             lines.append(
-                f"Programme effect, {label} a month: {d:+,.1f}{unit} (95% CI {lo:+,.1f} to {hi:+,.1f}; "
-                f"{n_p:,} programme vs {n_e:,} e-money-only members)"
+                f"  note: the descriptive difference is {d - c:+,.1f}{unit} away from the causal effect: programme "
+                "members differ from e-money-only members by more than the programme (heavier shoppers enrol more)"
             )
     pairs = con.execute(
         "select brand_a, brand_b, lift, members_both from mart_cross_brand_matrix "

@@ -96,14 +96,17 @@ def _parse_date(value: str | None) -> dt.date | None:
 @click.option("--bad-rate", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Fraction of bad records of each kind (and a few bad files) to plant.")
 @click.option("--company", "companies", multiple=True, help="Only these companies (repeatable).")
+@click.option("--mode", type=click.Choice(["default", "confounding"]), default="default", show_default=True,
+              help="confounding: what fools naive analytics (heavy shoppers enrol more, paydays, top-ups when "
+                   "low, moves inside a prefecture, commuters, one-purchase members).")
 def generate(lake_uri: str | None, members: int, days: int, start: str, seed: int, bad_rate: float,
-             companies: tuple[str, ...]) -> None:
+             companies: tuple[str, ...], mode: str) -> None:
     """Write synthetic extracts of every company into the landing zones, plus the planted truth."""
-    summary = run_generate(lake_uri, members, days, _parse_date(start), seed, bad_rate, companies or None)
+    summary = run_generate(lake_uri, members, days, _parse_date(start), seed, bad_rate, companies or None, mode)
     out.print(f"generated {summary.get('files', '?')} files in {summary['_seconds']:.1f}s")
 
 
-def run_generate(lake_uri, members, days, start, seed, bad_rate, companies) -> dict:
+def run_generate(lake_uri, members, days, start, seed, bad_rate, companies, mode: str = "default") -> dict:
     from generator import GeneratorConfig
     from generator import generate as gen
     from lake import layout
@@ -113,7 +116,7 @@ def run_generate(lake_uri, members, days, start, seed, bad_rate, companies) -> d
 
     lake.ensure_zones(layout.all_zones(list(load_rules().companies)))
     cfg = GeneratorConfig(members=members, days=days, start=start, seed=seed, bad_rate=bad_rate,
-                          companies=tuple(companies) if companies else None)
+                          companies=tuple(companies) if companies else None, mode=mode)
     t0 = time.time()
     with _progress() as p:
         task = p.add_task("generating", total=None)

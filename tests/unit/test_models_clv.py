@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lake.clv import (
+from lake_models.clv import (
     BGNBD,
     GammaGamma,
     expected_purchases,

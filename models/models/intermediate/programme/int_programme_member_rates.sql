@@ -1,22 +1,20 @@
--- Programme effect inputs: one row per member compared. Programme members count from their enrolment,
--- e-money-only members (registered e-money card, never enrolled) from joining; both up to the as-of date.
--- Both cohorts are selected the same way: the member's registered e-money card was charged in the window (every
--- living registered card auto-charges every 30 days, whatever the member buys), with at least
--- `programme_min_exposure_days` days of exposure. Selecting on purchases instead (an e-money payment, or any
--- purchase in the exposure) selects on the purchase rate, and differently in the two cohorts since programme
--- members buy more: it biases the difference down. Members without a purchase count with a rate of zero. Churn
--- inside the window is independent of the programme and dilutes both cohorts alike (the difference is then a
--- little below the effect on living members). Rates are per month (30.4375 days).
+-- Inputs of the descriptive programme comparison (the seed's question: do programme members shop more than
+-- e-money-only members?): one row per e-money member (int_emoney_members, the one definition). Programme members
+-- count from their enrolment, e-money-only members from joining, both from the first day of data to the as-of
+-- date, with at least `programme_min_exposure_days` days of exposure; members without a purchase count as zero.
+-- This describes the two groups; it is not the programme's effect when heavier shoppers are the ones who enrol
+-- (mart_programme_did answers that). Rates are per month (30.4375 days).
 with members as (
     select * from {{ ref('stg_group__members') }}
 ),
 
-money as (
-    select gid, sum(charges) as charges from {{ ref('stg_group__money_monthly') }} group by gid
+emoney as (
+    select * from {{ ref('int_emoney_members') }}
 ),
 
 member_days as (
     select * from {{ ref('stg_group__member_days') }}
+    where purchase_date <= {{ as_of_date() }}
 ),
 
 bounds as (
@@ -26,17 +24,16 @@ bounds as (
 cohorts as (
     select
         members.gid,
-        case when members.programme_joined_on is not null then 'programme' else 'emoney_only' end as cohort,
+        case when emoney.is_emoney_only then 'emoney_only' else 'programme' end as cohort,
         case
-            when members.programme_joined_on is not null
+            when not emoney.is_emoney_only
                 then greatest(members.programme_joined_on, members.joined_on, bounds.window_start)
             else greatest(members.joined_on, bounds.window_start)
         end as exposure_start,
         bounds.as_of,
-    from members
+    from emoney
+    inner join members on emoney.gid = members.gid
     cross join bounds
-    left join money on members.gid = money.gid
-    where coalesce(money.charges, 0) > 0
 ),
 
 activity as (
@@ -44,7 +41,6 @@ activity as (
         cohorts.gid,
         sum(member_days.spend_yen) as spend_yen,
         sum(member_days.visits) as visits,
-        max(member_days.purchase_date) as last_purchase_date,
     from cohorts
     inner join member_days
         on cohorts.gid = member_days.gid

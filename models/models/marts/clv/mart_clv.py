@@ -3,7 +3,7 @@ with the parameters of mart_clv_parameters (full window), plus the holdout predi
 
 import numpy as np
 
-from lake.clv import BGNBD, GammaGamma, expected_purchases, expected_spend, p_alive
+from lake_models.clv import BGNBD, GammaGamma, expected_purchases, expected_spend, p_alive
 
 
 def model(dbt, session):

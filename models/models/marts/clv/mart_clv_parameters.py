@@ -10,7 +10,7 @@ its own `spend_fit_status` (`ok`, `fallback_full`, `fallback_default`)."""
 
 import pandas as pd
 
-from lake.clv import bgnbd_fallback, fit_bgnbd_robust, fit_gamma_gamma_robust
+from lake_models.clv import bgnbd_fallback, fit_bgnbd_robust, fit_gamma_gamma_robust
 
 
 def model(dbt, session):

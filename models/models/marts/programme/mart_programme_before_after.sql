@@ -1,6 +1,8 @@
 -- Before/after enrolment: programme members who enrolled inside the window, spend and visits per month in the
 -- N days before against the N days from enrolment (N = programme_min_exposure_days), the paired difference
--- with a 95% confidence interval. Members must have been seen after the "after" window (still active).
+-- with a 95% confidence interval. Every member who enrolled counts, also those who stopped shopping (zero
+-- after): keeping only members still active would leave out those the programme did not keep. Descriptive: a
+-- before/after change also holds the season and the members' own trend (mart_programme_did removes those).
 with members as (
     select * from {{ ref('stg_group__members') }}
 ),
@@ -38,18 +40,16 @@ per_member as (
             where member_days.purchase_date >= enrolled.enrolled_on
             and member_days.purchase_date < enrolled.enrolled_on + {{ var('programme_min_exposure_days') }}
         ), 0) * 30.4375 / {{ var('programme_min_exposure_days') }} as visits_after,
-        max(member_days.purchase_date) as last_purchase_date,
-        any_value(enrolled.enrolled_on) as enrolled_on,
     from enrolled
-    inner join member_days
+    left join member_days
         on enrolled.gid = member_days.gid
         and member_days.purchase_date >= enrolled.enrolled_on - {{ var('programme_min_exposure_days') }}
+        and member_days.purchase_date < enrolled.enrolled_on + {{ var('programme_min_exposure_days') }}
     group by enrolled.gid
 ),
 
 active as (
     select * from per_member
-    where last_purchase_date >= enrolled_on + {{ var('programme_min_exposure_days') }}
 ),
 
 metrics as (

@@ -1,7 +1,18 @@
--- Programme effect (DESIGN §7): programme members against e-money-only members, spend and visits per month,
--- the difference of means with a 95% confidence interval (Welch, normal approximation), one row per metric.
+-- Programme effect (DESIGN §7), both estimates side by side, one row per metric:
+-- descriptive (the seed's comparison): programme members against e-money-only members, spend and visits per
+--   month, the difference of means with a 95% Welch interval. It answers "how much more do programme members
+--   shop?", selection included.
+-- causal (mart_programme_did): staggered difference-in-differences around enrolment. It answers "how much more
+--   do members shop because they enrolled?".
+-- `is_large_gap` flags a descriptive difference more than 25% away from the causal estimate and outside its
+-- interval: the groups differ by more than the programme (e.g. heavier shoppers enrol more).
 with rates as (
     select * from {{ ref('int_programme_member_rates') }}
+),
+
+did as (
+    select * from {{ ref('mart_programme_did') }}
+    where estimate in ('effect', 'pre_trend')
 ),
 
 metrics as (
@@ -22,7 +33,7 @@ by_cohort as (
     group by metric
 ),
 
-final as (
+descriptive as (
     select
         metric,
         least(programme_members, emoney_only_members) < {{ var('min_cell_k') }} as is_suppressed,
@@ -43,6 +54,47 @@ final as (
             'least(programme_members, emoney_only_members)'
         ) }} as ci_high,
     from by_cohort
+),
+
+causal as (
+    select
+        metric,
+        any_value(value) filter (where estimate = 'effect') as causal_effect,
+        any_value(ci_low) filter (where estimate = 'effect') as causal_ci_low,
+        any_value(ci_high) filter (where estimate = 'effect') as causal_ci_high,
+        any_value(treated_members) filter (where estimate = 'effect') as causal_enrolled_members,
+        any_value(control_members) filter (where estimate = 'effect') as causal_comparison_members,
+        any_value(value) filter (where estimate = 'pre_trend') as pre_trend,
+        any_value(ci_low) filter (where estimate = 'pre_trend') as pre_trend_ci_low,
+        any_value(ci_high) filter (where estimate = 'pre_trend') as pre_trend_ci_high,
+    from did
+    group by metric
+),
+
+final as (
+    select
+        descriptive.*,
+        'how much more do programme members shop than e-money-only members (selection included)?'
+            as descriptive_question,
+        causal.causal_effect,
+        causal.causal_ci_low,
+        causal.causal_ci_high,
+        causal.causal_enrolled_members,
+        causal.causal_comparison_members,
+        'how much more do members shop because they enrolled (difference-in-differences around enrolment)?'
+            as causal_question,
+        causal.pre_trend,
+        causal.pre_trend_ci_low,
+        causal.pre_trend_ci_high,
+        causal.pre_trend_ci_low <= 0 and causal.pre_trend_ci_high >= 0 as is_pre_trend_flat,
+        descriptive.difference - causal.causal_effect as descriptive_minus_causal,
+        coalesce(
+            abs(descriptive.difference - causal.causal_effect) > 0.25 * abs(causal.causal_effect)
+            and (descriptive.difference < causal.causal_ci_low or descriptive.difference > causal.causal_ci_high),
+            false
+        ) as is_large_gap,
+    from descriptive
+    left join causal on descriptive.metric = causal.metric
 )
 
 select * from final
