@@ -1,6 +1,8 @@
-{#- Quintile score 1..5 from a percent rank; ties share a score, so scores are deterministic. -#}
-{% macro rfm_score(percent_rank_expr) %}
-    least(5, 1 + floor({{ percent_rank_expr }} * 5))::integer
+{#- Quintile score 1..5 from the cumulative share (cume_dist: the share of members at or below this value). Ties
+    share a score, so scores are deterministic, and the best value always scores 5: a tie at the top cannot leave
+    the top quintile empty (with percent_rank a large tie at the top would get 4). -#}
+{% macro rfm_score(cume_dist_expr) %}
+    greatest(1, least(5, ceil({{ cume_dist_expr }} * 5 - 1e-9)))::integer
 {% endmacro %}
 
 {#- Named RFM segments from recency and frequency scores: every (r, f) pair lands in exactly one. -#}

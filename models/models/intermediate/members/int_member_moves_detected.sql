@@ -1,138 +1,132 @@
--- Relocation (DESIGN §7): the home area of a member in a week is the prefecture of the stores they used most
--- over a rolling window of `home_window_weeks` weeks; a move is a change of home area between two runs that
--- each hold for at least `move_persist_weeks` observed weeks (short runs, e.g. a trip, are ignored).
-with visits as (
+-- Relocation (DESIGN §7). A member moved when their home area (int_member_home_areas) at the end lies more than
+-- `move_radius_km` from the one at the start, and some week splits their store visits cleanly: before it, at most
+-- `move_max_overlap_share` of the visits near the new home; from it, at most that share near the old one; and the
+-- new area holds for `move_persist_weeks` weeks with a visit. A commuter uses both areas all along, so no week
+-- splits them: not a move. The move date is midway between the last visit near the old home and the first near
+-- the new one (the member moved somewhere in between).
+with home as (
+    select * from {{ ref('int_member_home_areas') }}
+),
+
+visits as (
     select * from {{ ref('int_store_visits_located') }}
+    where purchase_date <= {{ as_of_date() }}
 ),
 
--- A member whose located visits all lie in one prefecture has that home area every week: one run, no move. Only
--- members seen in two or more prefectures go through the weekly home-area computation (the same result, exactly).
-multi_area_members as (
-    select gid from visits group by gid having min(prefecture) <> max(prefecture)
+candidates as (
+    select
+        old.gid,
+        old.home_lat as old_lat,
+        old.home_lon as old_lon,
+        old.home_prefecture as from_prefecture,
+        new.home_lat as new_lat,
+        new.home_lon as new_lon,
+        new.home_prefecture as to_prefecture,
+        {{ haversine_km('old.home_lat', 'old.home_lon', 'new.home_lat', 'new.home_lon') }} as distance_km,
+    from home as old
+    inner join home as new on old.gid = new.gid and old.period = 'first' and new.period = 'last'
+    where
+        {{ haversine_km('old.home_lat', 'old.home_lon', 'new.home_lat', 'new.home_lon') }}
+        > {{ var('move_radius_km') }}
 ),
 
-area_visits as (
-    select gid, prefecture, purchase_date from visits
-    where gid in (select multi_area_members.gid from multi_area_members)
+placed as (
+    select
+        candidates.gid,
+        visits.purchase_date,
+        date_trunc('week', visits.purchase_date)::date as week_start,
+        {{ haversine_km('candidates.old_lat', 'candidates.old_lon', 'visits.lat', 'visits.lon') }}
+        <= {{ var('move_radius_km') }} as is_near_old,
+        {{ haversine_km('candidates.new_lat', 'candidates.new_lon', 'visits.lat', 'visits.lon') }}
+        <= {{ var('move_radius_km') }} as is_near_new,
+    from candidates
+    inner join visits on candidates.gid = visits.gid
 ),
 
 weekly as (
     select
         gid,
-        prefecture,
-        date_trunc('week', purchase_date)::date as week_start,
-        count(*) as n_visits,
-        max(purchase_date) as last_visit_date,
-    from area_visits
+        week_start,
+        count(*) as n,
+        count(*) filter (where is_near_old) as n_old,
+        count(*) filter (where is_near_new) as n_new,
+    from placed
     group by all
 ),
 
-member_weeks as (
-    select distinct gid, week_start from weekly
-),
-
--- the rolling window as an equi-join: a week's visits count for it and the next `home_window_weeks` - 1 weeks
-window_offsets as (
-    select (7 * offset_weeks)::integer as offset_days
-    from range({{ var('home_window_weeks') }}) as offsets (offset_weeks)
-),
-
-rolling as (
-    select
-        member_weeks.gid,
-        member_weeks.week_start,
-        weekly.prefecture,
-        sum(weekly.n_visits) as n_visits,
-        max(weekly.last_visit_date) as last_visit_date,
-    from weekly
-    cross join window_offsets
-    inner join member_weeks
-        on weekly.gid = member_weeks.gid
-        and weekly.week_start + window_offsets.offset_days = member_weeks.week_start
-    group by all
-),
-
-home_weekly as (
+-- every week with a visit is a possible split: visits before it and from it, near each home
+splits as (
     select
         gid,
         week_start,
-        prefecture as home_prefecture,
-    from rolling
+        sum(n) over before as pre_n,
+        sum(n_old) over before as pre_old,
+        sum(n_new) over before as pre_new,
+        sum(n) over after as post_n,
+        sum(n_old) over after as post_old,
+        sum(n_new) over after as post_new,
+        count(*) filter (where n_new > 0) over after as post_new_weeks,
+    from weekly
+    window
+        before as (partition by gid order by week_start rows between unbounded preceding and 1 preceding),
+        after as (partition by gid order by week_start rows between current row and unbounded following)
+),
+
+best_split as (
+    select *
+    from splits
+    where
+        pre_old >= 2
+        and post_new >= 2
+        and post_new_weeks >= {{ var('move_persist_weeks') }}
+        and pre_new <= {{ var('move_max_overlap_share') }} * pre_n
+        and post_old <= {{ var('move_max_overlap_share') }} * post_n
     qualify row_number() over (
-        partition by gid, week_start order by n_visits desc, last_visit_date desc, prefecture
+        partition by gid order by pre_new / pre_n + post_old / post_n, week_start
     ) = 1
 ),
 
-islands as (
+dated as (
     select
-        *,
-        row_number() over (partition by gid order by week_start)
-        - row_number() over (partition by gid, home_prefecture order by week_start) as island,
-    from home_weekly
-),
-
-runs as (
-    select
-        gid,
-        home_prefecture,
-        min(week_start) as run_start,
-        max(week_start) as run_end,
-        count(*) as n_weeks,
-    from islands
-    group by gid, home_prefecture, island
-),
-
-stable_runs as (
-    select
-        *,
-        lag(home_prefecture) over (partition by gid order by run_start) as previous_prefecture,
-        lag(run_end) over (partition by gid order by run_start) as previous_run_end,
-    from runs
-    where n_weeks >= {{ var('move_persist_weeks') }}
-),
-
-moves as (
-    select
-        gid,
-        previous_prefecture as from_prefecture,
-        home_prefecture as to_prefecture,
-        previous_run_end,
-        run_start,
-        n_weeks as weeks_in_new_area,
-    from stable_runs
-    where previous_prefecture is not null and previous_prefecture <> home_prefecture
-),
-
--- the move date: the first visit in the new area after the last visit in the old one
-last_old_visit as (
-    select
-        moves.gid,
-        moves.run_start,
-        max(visits.purchase_date) as last_old_visit_date,
-    from moves
-    inner join area_visits as visits
-        on moves.gid = visits.gid
-        and visits.prefecture = moves.from_prefecture
-        and visits.purchase_date < moves.run_start + 7
+        best_split.gid,
+        best_split.week_start,
+        best_split.post_new_weeks,
+        max(placed.purchase_date) filter (
+            where placed.is_near_old and placed.purchase_date < best_split.week_start + 7
+        ) as last_old_date,
+    from best_split
+    inner join placed on best_split.gid = placed.gid
     group by all
+),
+
+first_new as (
+    select
+        dated.gid,
+        min(placed.purchase_date) as first_new_date,
+    from dated
+    inner join placed
+        on dated.gid = placed.gid
+        and placed.is_near_new
+        and placed.purchase_date > dated.last_old_date
+    group by dated.gid
 ),
 
 final as (
     select
-        moves.gid,
-        min(visits.purchase_date) as moved_on,
-        moves.from_prefecture,
-        moves.to_prefecture,
-        moves.weeks_in_new_area,
-    from moves
-    inner join last_old_visit
-        on moves.gid = last_old_visit.gid
-        and moves.run_start = last_old_visit.run_start
-    inner join area_visits as visits
-        on moves.gid = visits.gid
-        and visits.prefecture = moves.to_prefecture
-        and visits.purchase_date > last_old_visit.last_old_visit_date
-    group by moves.gid, moves.from_prefecture, moves.to_prefecture, moves.weeks_in_new_area, moves.run_start
+        candidates.gid,
+        (dated.last_old_date + ((first_new.first_new_date - dated.last_old_date) // 2)::integer)::date as moved_on,
+        dated.last_old_date as last_seen_old_area_on,
+        first_new.first_new_date as first_seen_new_area_on,
+        candidates.from_prefecture,
+        candidates.to_prefecture,
+        candidates.from_prefecture = candidates.to_prefecture as is_within_prefecture,
+        candidates.distance_km,
+        candidates.new_lat,
+        candidates.new_lon,
+        dated.post_new_weeks as weeks_in_new_area,
+    from candidates
+    inner join dated on candidates.gid = dated.gid
+    inner join first_new on candidates.gid = first_new.gid
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- RFM, group-wide (scope 'group') and per brand (scope = company): quintile scores 1..5 from percent ranks
--- within the scope (ties share a score) and a named segment from recency and frequency.
+-- within the scope (cumulative share: ties share a score, the best value scores 5) and a named segment from
+-- recency and frequency.
 with base as (
     select * from {{ ref('int_rfm_base') }}
 ),
@@ -7,9 +8,9 @@ with base as (
 ranked as (
     select
         *,
-        percent_rank() over (partition by scope order by recency_days desc) as r_rank,
-        percent_rank() over (partition by scope order by frequency) as f_rank,
-        percent_rank() over (partition by scope order by monetary_yen) as m_rank,
+        cume_dist() over (partition by scope order by recency_days desc) as r_rank,
+        cume_dist() over (partition by scope order by frequency) as f_rank,
+        cume_dist() over (partition by scope order by monetary_yen) as m_rank,
     from base
 ),
 

@@ -1,0 +1,18 @@
+-- Category mix of member days (companies that share lines), group taxonomy: the life-stage signals.
+with source as (
+    select * from {{ source('group', 'member_day_category') }}
+),
+
+final as (
+    select
+        gid::varchar as gid,
+        company::varchar as company,
+        purchase_date::date as purchase_date,
+        category::varchar as category,
+        amount_yen::bigint as amount_yen,
+        quantity::bigint as quantity,
+    from source
+    where gid is not null
+)
+
+select * from final
