@@ -59,3 +59,22 @@ def test_gamma_gamma_recovers_spend_parameters() -> None:
     assert expected_spend(fit, np.array([0]), np.array([0.0]))[0] == pytest.approx(
         true.p * true.gamma / (true.q - 1), rel=0.2
     )
+
+
+def test_mbgnbd_fit_recovers_its_parameters_and_flags_members_who_never_came_back() -> None:
+    true = BGNBD(r=0.5, alpha=8.0, a=0.6, b=2.0, kind="mbgnbd")
+    x, t_x, big_t = simulate_bgnbd(true, 30_000, np.full(30_000, 52.0), seed=11)
+    fit = fit_bgnbd(x, t_x, big_t, kind="mbgnbd")
+    assert fit.r == pytest.approx(true.r, rel=0.15) and fit.alpha == pytest.approx(true.alpha, rel=0.2)
+    assert fit.a == pytest.approx(true.a, rel=0.3) and fit.b == pytest.approx(true.b, rel=0.3)
+    # MBG/NBD lets a member with no repeat purchase be gone; BG/NBD never does
+    assert p_alive(fit, np.array([0.0]), np.array([0.0]), np.array([52.0]))[0] < 0.7
+    assert p_alive(CDNOW, np.array([0.0]), np.array([0.0]), np.array([52.0]))[0] == 1.0
+    # and MBG/NBD fits its own data better than BG/NBD does
+    assert fit.log_likelihood > fit_bgnbd(x, t_x, big_t, kind="bgnbd").log_likelihood
+
+
+def test_unscorable_members_are_nan_not_zero() -> None:
+    e = expected_purchases(CDNOW, 39, np.array([2.0, np.nan]), np.array([30.0, 1.0]), np.array([38.0, 39.0]))
+    assert e[0] > 0 and np.isnan(e[1])
+    assert np.isnan(p_alive(CDNOW, np.array([np.nan]), np.array([1.0]), np.array([5.0]))[0])

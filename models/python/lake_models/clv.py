@@ -1,4 +1,9 @@
-"""CLV and churn: BG/NBD (Fader, Hardie & Lee 2005) and Gamma-Gamma maximum-likelihood fits on scipy.
+"""CLV and churn: BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam, Denizel & Filiztekin 2007) and
+Gamma-Gamma maximum-likelihood fits on scipy.
+
+MBG/NBD differs from BG/NBD in one place that matters here: a member may drop out right at time 0 (after joining,
+or after a single purchase), so a member who never came back gets P(alive) < 1; under BG/NBD a member with no
+repeat purchase is always alive. `kind` on the parameters says which model they belong to.
 
 Fit once on (a sample of) members, then score vectorised: millions of members score in seconds. Inputs per
 member are the usual summary: `x` repeat transactions, `t_x` time of the last one and `T` time since the
@@ -23,6 +28,7 @@ class BGNBD:
     b: float
     log_likelihood: float = float("nan")
     n: int = 0
+    kind: str = "bgnbd"  # or "mbgnbd"
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -60,12 +66,30 @@ def bgnbd_log_likelihood(
     return float(np.sum(w * (a1 + a2 + np.logaddexp(a3, a4))))
 
 
-def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> BGNBD:
-    """Maximum-likelihood BG/NBD fit (L-BFGS-B on log parameters, several starts)."""
+def mbgnbd_log_likelihood(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, weights: np.ndarray | None = None
+) -> float:
+    """Total log-likelihood of MBG/NBD parameters (r, alpha, a, b): dropout possible at time 0 and after every
+    purchase (Batislam et al. 2007)."""
+    r, alpha, a, b = params
+    w = np.ones_like(x) if weights is None else weights
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = special.gammaln(a + b) + special.gammaln(b + x + 1) - special.gammaln(b) - special.gammaln(a + b + x + 1)
+    a3 = -(r + x) * np.log(alpha + big_t)
+    a4 = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + t_x)
+    return float(np.sum(w * (a1 + a2 + np.logaddexp(a3, a4))))
+
+
+LIKELIHOODS = {"bgnbd": bgnbd_log_likelihood, "mbgnbd": mbgnbd_log_likelihood}
+
+
+def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, kind: str = "bgnbd") -> BGNBD:
+    """Maximum-likelihood BG/NBD (or MBG/NBD) fit (L-BFGS-B on log parameters, several starts)."""
     (xu, tu, bu), w = _compress(x, t_x, big_t)
+    ll = LIKELIHOODS[kind]
 
     def nll(log_p: np.ndarray) -> float:
-        return -bgnbd_log_likelihood(np.exp(log_p), xu, tu, bu, w)
+        return -ll(np.exp(log_p), xu, tu, bu, w)
 
     scale = float(np.mean(big_t)) or 1.0
     best = None
@@ -75,7 +99,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> BGNBD:
             best = res
     assert best is not None
     r, alpha, a, b = np.exp(best.x)
-    return BGNBD(float(r), float(alpha), float(a), float(b), float(-best.fun), len(x))
+    return BGNBD(float(r), float(alpha), float(a), float(b), float(-best.fun), len(x), kind)
 
 
 MIN_FIT_MEMBERS = 50  # below this, or with fewer than MIN_FIT_REPEATERS repeat buyers, a fit is not attempted
@@ -86,13 +110,15 @@ def _finite_positive(*values: float) -> bool:
     return all(np.isfinite(v) and v > 0 for v in values)
 
 
-def fit_bgnbd_robust(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> tuple[BGNBD | None, str]:
+def fit_bgnbd_robust(
+    x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, kind: str = "bgnbd"
+) -> tuple[BGNBD | None, str]:
     """`fit_bgnbd` when the data can support it: (fit, "ok"), else (None, why not) instead of NaN parameters."""
     x = np.asarray(x, dtype=np.float64)
     if len(x) < MIN_FIT_MEMBERS or int((x > 0).sum()) < MIN_FIT_REPEATERS:
         return None, "insufficient_data"
     try:
-        m = fit_bgnbd(x, t_x, big_t)
+        m = fit_bgnbd(x, t_x, big_t, kind)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return None, "fit_failed"
     if not (_finite_positive(m.r, m.alpha, m.a, m.b) and np.isfinite(m.log_likelihood)):
@@ -100,7 +126,7 @@ def fit_bgnbd_robust(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> tuple
     return m, "ok"
 
 
-def bgnbd_fallback(x: np.ndarray, big_t: np.ndarray) -> BGNBD:
+def bgnbd_fallback(x: np.ndarray, big_t: np.ndarray, kind: str = "bgnbd") -> BGNBD:
     """Moment-based BG/NBD stand-in when no fit is possible: the purchase rate matches the observed mean rate
     (repeat purchases per unit of time), with a moderate dropout (a, b as in the CDNOW fit, a != 1)."""
     x = np.asarray(x, dtype=np.float64)
@@ -108,7 +134,7 @@ def bgnbd_fallback(x: np.ndarray, big_t: np.ndarray) -> BGNBD:
     rate = float(np.sum(x) / np.sum(big_t)) if len(x) and np.sum(big_t) > 0 else 0.0
     r = 1.0
     alpha = r / rate if rate > 0 else 100.0
-    return BGNBD(r, alpha, 0.8, 2.5, float("nan"), len(x))
+    return BGNBD(r, alpha, 0.8, 2.5, float("nan"), len(x), kind)
 
 
 def fit_gamma_gamma_robust(x: np.ndarray, mbar: np.ndarray) -> tuple[GammaGamma, str]:
@@ -130,26 +156,38 @@ def fit_gamma_gamma_robust(x: np.ndarray, mbar: np.ndarray) -> tuple[GammaGamma,
 
 
 def p_alive(m: BGNBD, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
-    """P(the member is still active at T | x, t_x, T)."""
+    """P(the member is still active at T | x, t_x, T). NaN where the inputs are not finite (never zero)."""
     x, t_x, big_t = (np.asarray(v, dtype=np.float64) for v in (x, t_x, big_t))
     with np.errstate(divide="ignore", invalid="ignore"):
+        if m.kind == "mbgnbd":
+            log_ratio = np.log(m.a) - np.log(m.b + x) + (m.r + x) * (np.log(m.alpha + big_t) - np.log(m.alpha + t_x))
+            return 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700)))
         log_ratio = np.log(m.a) - np.log(m.b + x - 1) + (m.r + x) * (np.log(m.alpha + big_t) - np.log(m.alpha + t_x))
-    return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700))), 1.0)
+    out = np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700))), 1.0)
+    return np.where(np.isfinite(x) & np.isfinite(t_x) & np.isfinite(big_t), out, np.nan)
 
 
 def expected_purchases(m: BGNBD, t: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
-    """E[purchases in the next `t` | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
+    """E[purchases in the next `t` | x, t_x, T] (BG/NBD: Fader, Hardie & Lee 2005, eq. 10; MBG/NBD: Batislam et
+    al. 2007). A member the formula cannot score gets NaN, never a silent zero: callers count them."""
     x, t_x, big_t = (np.asarray(v, dtype=np.float64) for v in (x, t_x, big_t))
     r, alpha, a, b = m.r, m.alpha, m.a, m.b
     z = t / (alpha + big_t + t)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    lead = (a + b + x - 1) / (a - 1)
-    num = 1.0 - np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t))) * hyp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
-    den = 1.0 + np.where(x > 0, np.exp(np.minimum(log_ratio, 700)), 0.0)
-    out = lead * num / den
-    return np.clip(np.nan_to_num(out, nan=0.0, posinf=0.0), 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if m.kind == "mbgnbd":
+            hyp = special.hyp2f1(r + x, b + x + 1, a + b + x, z)
+            lead = (a + b + x) / (a - 1)
+            log_ratio = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+            den = 1.0 + np.exp(np.minimum(log_ratio, 700))
+        else:
+            hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+            lead = (a + b + x - 1) / (a - 1)
+            log_ratio = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+            den = 1.0 + np.where(x > 0, np.exp(np.minimum(log_ratio, 700)), 0.0)
+        num = 1.0 - np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t))) * hyp
+        out = lead * num / den
+    out = np.where(np.isfinite(out), np.maximum(out, 0.0), np.nan)
+    return out
 
 
 def gg_log_likelihood(params: np.ndarray, x: np.ndarray, mbar: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -194,7 +232,8 @@ def expected_spend(m: GammaGamma, x: np.ndarray, mbar: np.ndarray) -> np.ndarray
 def simulate_bgnbd(
     m: BGNBD, n: int, big_t: float | np.ndarray, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw (x, t_x, T) for `n` members from a BG/NBD process: to validate the fit by recovering parameters."""
+    """Draw (x, t_x, T) for `n` members from a BG/NBD (or, for kind mbgnbd, MBG/NBD: a dropout chance already at
+    time 0) process: to validate the fit by recovering parameters."""
     rng = np.random.default_rng(seed)
     big_t = np.broadcast_to(np.asarray(big_t, dtype=np.float64), (n,)).copy()
     lam = rng.gamma(m.r, 1.0 / m.alpha, n)
@@ -203,6 +242,8 @@ def simulate_bgnbd(
     t_x = np.zeros(n)
     t = np.zeros(n)
     active = np.ones(n, dtype=bool)
+    if m.kind == "mbgnbd":
+        active &= rng.random(n) >= p
     while active.any():
         idx = np.flatnonzero(active)
         t[idx] += rng.exponential(1.0 / lam[idx])
