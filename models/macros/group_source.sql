@@ -11,3 +11,10 @@
 {% macro k_suppress(value_expr, members_expr) %}
     case when {{ members_expr }} >= {{ var('min_cell_k') }} then {{ value_expr }} end
 {% endmacro %}
+
+{#- No look-ahead: with the var as_of_date set, staging keeps only what a lake stopping at that date would hold
+    (rows dated after it are dropped), so every window downstream is bounded by it. Without the var, nothing is
+    dropped and the as-of date is the last day of data. -#}
+{% macro as_of_filter(date_column) %}
+    {% if var('as_of_date') %}where {{ date_column }} <= date '{{ var("as_of_date") }}'{% endif %}
+{% endmacro %}

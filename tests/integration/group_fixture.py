@@ -79,6 +79,41 @@ def _write(con: duckdb.DuckDBPyConnection, table: pa.Table, uri: str, partition_
     con.unregister("t")
 
 
+def member_day_duckdb(con: duckdb.DuckDBPyConnection, purchases: pa.Table) -> pa.Table:
+    """transforms.aggregates.member_day in DuckDB: the same columns and rules (the first store of the day is the
+    store of the earliest purchase, min_by(store_id, purchased_at), ties to the smallest store id).
+    tests/unit/test_fixture_matches_spark.py runs both engines on the same purchases."""
+    con.register("fixture_purchases", purchases)
+    out = con.execute(
+        """
+        select gid, company, purchase_date, sum(amount_yen)::bigint as spend_yen, count(*)::bigint as visits,
+               sum(item_count)::bigint as items, arg_min(store_id, (purchased_at, store_id)) as first_store_id
+        from fixture_purchases where gid is not null group by all order by purchase_date, gid, company
+        """
+    ).arrow()
+    out = out.read_all() if isinstance(out, pa.RecordBatchReader) else out  # read before unregistering the input
+    con.unregister("fixture_purchases")
+    return out
+
+
+def member_day_category_duckdb(con: duckdb.DuckDBPyConnection, purchases: pa.Table, lines: pa.Table) -> pa.Table:
+    """transforms.aggregates.member_day_category in DuckDB (same columns and rules)."""
+    con.register("fixture_purchases", purchases)
+    con.register("fixture_lines", lines)
+    out = con.execute(
+        """
+        select p.gid, l.company, l.purchase_date, l.category, sum(l.amount_yen)::bigint as amount_yen,
+               sum(l.quantity)::bigint as quantity
+        from fixture_lines as l inner join fixture_purchases as p on l.purchase_id = p.purchase_id
+        where p.gid is not null group by all order by l.purchase_date, p.gid, l.company, l.category
+        """
+    ).arrow()
+    out = out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+    con.unregister("fixture_purchases")
+    con.unregister("fixture_lines")
+    return out
+
+
 def write_group_fixture(lake: Lake, cfg: FixtureConfig = FixtureConfig()) -> dict:
     """Write the group zone and the planted truth into `lake` (local folder); return the truth."""
     rng = np.random.default_rng(cfg.seed)
@@ -125,6 +160,7 @@ def write_group_fixture(lake: Lake, cfg: FixtureConfig = FixtureConfig()) -> dic
     )
     prog_day = np.where((seg == 2) & (prog_day < joined), joined, prog_day)
     rate = rng.gamma(1.2, 4.5 / DAYS_PER_MONTH / 1.2, n)
+    baby_day = np.where(rng.random(n) < 0.06, rng.integers(-200, days, n), NEVER)
     use = rng.random((n, nco)) < np.array([c[2] for c in COMPANIES])[None, :]
     use[:, 0] |= ~use.any(axis=1)
     weight = use * np.array([c[3] for c in COMPANIES])[None, :] * rng.gamma(2.0, 0.5, (n, nco))
@@ -306,22 +342,35 @@ def write_group_fixture(lake: Lake, cfg: FixtureConfig = FixtureConfig()) -> dic
         }
     )
 
+    # purchase lines for the companies that share them: one line a purchase, its group category (baby goods at the
+    # baby brand, and at gms and ec for members in the baby stage)
+    shares_lines = np.isin(all_comp[order], [0, 1, 4, 5, 6])
+    comp_o = all_comp[order]
+    cat_of = np.array(["ready_meals", "fresh_food", "apparel", "restaurant", "fresh_food", "baby", "daily_goods"])
+    category = cat_of[comp_o].astype(object)
+    baby_stage = (baby_day[all_who[order]] <= all_day[order]) & np.isin(comp_o, [1, 6])
+    category[baby_stage & (rng.random(len(comp_o)) < 0.3)] = "baby"
+    idx = np.flatnonzero(shares_lines)
+    lines = pa.table(
+        {
+            "purchase_id": purchases["purchase_id"].take(pa.array(idx)),
+            "company": purchases["company"].take(pa.array(idx)),
+            "purchase_date": purchases["purchase_date"].take(pa.array(idx)),
+            "line_no": pa.array(np.ones(len(idx), dtype=np.int64)),
+            "category": pa.array(category[idx].tolist(), pa.string()),
+            "quantity": purchases["item_count"].take(pa.array(idx)),
+            "amount_yen": purchases["amount_yen"].take(pa.array(idx)),
+        }
+    )
     con = duckdb.connect()
     g = lambda t: lake.uri("group", t)  # noqa: E731
     for zone in ("group", "ops", "marts"):
         lake.ensure_zones([zone])
     _write(con, purchases, g("purchases"), ["company", "purchase_date"])
-    con.register("p", purchases)
-    member_day = con.execute(
-        """
-        select gid, company, purchase_date, sum(amount_yen)::bigint as spend_yen, count(*)::bigint as visits,
-               sum(item_count)::bigint as items, min(store_id) as first_store_id
-        from p where gid is not null group by all order by purchase_date, gid, company
-        """
-    ).arrow()
-    if isinstance(member_day, pa.RecordBatchReader):
-        member_day = member_day.read_all()
+    _write(con, lines, g("purchase_lines"), ["company", "purchase_date"])
+    member_day = member_day_duckdb(con, purchases)
     _write(con, member_day, g("member_day"), ["purchase_date"])
+    _write(con, member_day_category_duckdb(con, purchases, lines), g("member_day_category"), ["purchase_date"])
     _write(con, members, g("members"))
     _write(con, stores, g("stores"))
     _write(con, pa.Table.from_pylist(camp_rows), g("campaigns"))

@@ -1,16 +1,20 @@
 -- Cross-brand referral: a member assigned to a campaign of brand A (treatment or control) converts when their
--- first purchase ever at the target brand B falls within `referral_window_days` days from the campaign start
--- (the exposure date of both arms: intention to treat). Members who already bought at B are not at risk.
+-- first purchase ever at the target brand B (over the lake's whole history, not a recent window) falls within
+-- `referral_window_days` days from the campaign start (the exposure date of both arms: intention to treat).
+-- Members who already bought at B are not at risk. Bounded by the as-of date: campaigns that start later and
+-- purchases after it are not seen.
 with assignments as (
     select * from {{ ref('stg_group__campaign_assignments') }}
 ),
 
 campaigns as (
     select * from {{ ref('stg_group__campaigns') }}
+    where starts_on <= {{ as_of_date() }}
 ),
 
 member_days as (
     select * from {{ ref('stg_group__member_days') }}
+    where purchase_date <= {{ as_of_date() }}
 ),
 
 exposures as (

@@ -12,6 +12,7 @@ final as (
         event_date::date as event_date,
         campaign_id::varchar as campaign_id,
     from source
+    {{ as_of_filter('event_date') }}
 )
 
 select * from final

@@ -8,6 +8,9 @@ final as (
         gid::varchar as gid,
         assigned_group::varchar as assigned_group,
     from source
+    {% if var('as_of_date') %}
+    where campaign_id in (select campaigns.campaign_id from {{ ref('stg_group__campaigns') }} as campaigns)
+    {% endif %}
 )
 
 select * from final

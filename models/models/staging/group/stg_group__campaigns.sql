@@ -11,6 +11,7 @@ final as (
         starts_on::date as starts_on,
         ends_on::date as ends_on,
     from source
+    {{ as_of_filter('starts_on') }}
 )
 
 select * from final

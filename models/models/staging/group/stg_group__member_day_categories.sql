@@ -13,6 +13,7 @@ final as (
         quantity::bigint as quantity,
     from source
     where gid is not null
+    {% if var('as_of_date') %}and purchase_date <= date '{{ var("as_of_date") }}'{% endif %}
 )
 
 select * from final

@@ -17,6 +17,7 @@ final as (
         first_store_id::varchar as store_id,
     from source
     where gid is not null
+    {% if var('as_of_date') %}and purchase_date <= date '{{ var("as_of_date") }}'{% endif %}
 )
 
 select * from final

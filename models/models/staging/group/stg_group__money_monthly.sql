@@ -12,6 +12,7 @@ final as (
         charge_yen::bigint as charge_yen,
     from source
     where gid is not null
+    {% if var('as_of_date') %}and month <= date '{{ var("as_of_date") }}'{% endif %}
 )
 
 select * from final

@@ -13,6 +13,7 @@ final as (
         amount_yen::bigint as amount_yen,
         campaign_id::varchar as campaign_id,
     from source
+    {{ as_of_filter('purchase_date') }}
 )
 
 select * from final
