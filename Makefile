@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install jars demo test test-fast lint bench clean
+.PHONY: install jars demo test test-fast lint bench notebooks clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# JupyterLab on 127.0.0.1 over notebooks/ (the marts of LAKE_URI, default ./.lake)
+notebooks: $(STAMP)
+	$(BIN)/lake notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -96,8 +96,9 @@ class DaySimulator:
         self.once_idx = np.flatnonzero(world.one_purchase)
         self.commuter_idx = world.commuters
         self.base_lam = {
-            c: world.rate[m] * world.weight[m, cat.CI[c]] for c, m in self.use_idx.items()
-        }  # visits a day before day-of-week and availability factors
+            c: world.rate[m] * world.weight[m, cat.CI[c]] * world.far_factor[m, cat.CI[c]]
+            for c, m in self.use_idx.items()
+        }  # visits a day before day-of-week and availability factors (a brand far from home: the odd trip)
         self.avail = {c: world.availability(c) for c in cat.SALES_COMPANIES}
 
     # ---- visits ------------------------------------------------------------------------------------------
@@ -108,6 +109,12 @@ class DaySimulator:
         dow = cat.DOW_FACTORS[company][w.date(d).weekday()] * w.season(d)
         m = self.use_idx[company]
         lam = self.base_lam[company] * dow * alive[m]
+        if company not in ("ec", "cvs") and len(w.movers):  # movers use the brand as the new home allows
+            mv = moved[m] & (w.mover_pos[m] >= 0)
+            if mv.any():
+                ratio = w.far_factor_moved[w.mover_pos[m[mv]], ci] / w.far_factor[m[mv], ci]
+                lam = lam.copy()
+                lam[mv] *= ratio
         if company in ("sm", "dept"):
             av = self.avail[company]
             lam = lam * (av[cur_pref[m]] / np.maximum(av[w.home_pref[m]], 1e-9))

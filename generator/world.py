@@ -65,7 +65,9 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "confounding": Behaviour(True, 1.0, True, True, 0.5, 0.06, 0.4, 1.6, 767.5, 2.0),
 }
 PAYDAY = 25  # Japanese salaries are paid around the 25th
-COMMUTER_WEEKDAY_WORK_SHARE = 0.45  # of a commuter's weekday cvs and diner visits, near work
+COMMUTER_WEEKDAY_WORK_SHARE = 0.45
+FAR_STORE_KM = 25.0  # a brand's nearest store farther than this from home is for the odd trip only
+FAR_STORE_FACTOR = 0.1  # of a commuter's weekday cvs and diner visits, near work
 
 
 def to_day(d: dt.date) -> int:
@@ -368,6 +370,8 @@ class World:
         self.prim_moved = np.zeros((max(k, 1), nc), dtype=np.int32)  # one spare row: indexable when k = 0
         self.sec_moved = np.zeros((max(k, 1), nc), dtype=np.int32)
         grid = places.Grid(cvs.lat, cvs.lon)
+        self.far_factor = np.ones((n, nc))
+        self.far_factor_moved = np.ones((max(k, 1), nc))
         for c_, company in enumerate(cat.SALES_COMPANIES):
             if company not in self.stores or company == "ec":
                 continue
@@ -386,6 +390,14 @@ class World:
                     self.prim[:, c_], self.sec[:, c_] = pair[:, 0], pair[:, 1]
                 else:
                     self.prim_moved[rows, c_], self.sec_moved[rows, c_] = pair[:, 0], pair[:, 1]
+            # a brand whose nearest store is far from home is used for the odd trip only (and after a move, from
+            # the new home: a mover stops going back to the old area's superstore)
+            far = places.distance_km(self.home_lat, self.home_lon, st.lat[self.prim[:, c_]], st.lon[self.prim[:, c_]])
+            self.far_factor[:, c_] = np.where(far > FAR_STORE_KM, FAR_STORE_FACTOR, 1.0)
+            if k:
+                far_m = places.distance_km(self.new_lat[mv], self.new_lon[mv], st.lat[self.prim_moved[:k, c_]],
+                                           st.lon[self.prim_moved[:k, c_]])
+                self.far_factor_moved[:k, c_] = np.where(far_m > FAR_STORE_KM, FAR_STORE_FACTOR, 1.0)
             if company == "diner" and len(c):
                 self.work_diner[c] = places.nearest(st.lat, st.lon, st.pref, st.fallback,
                                                     self.home_pref[c].astype(np.int64), self.work_lat[c],

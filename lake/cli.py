@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from lake.errors import LakeError
+from lake.notebooks import notebooks
 from lake.s3cli import s3
 
 console = Console(stderr=True)
@@ -68,6 +69,7 @@ def main() -> None:
 
 
 main.add_command(s3)
+main.add_command(notebooks)
 
 
 def _open(lake_uri: str | None):

@@ -1,190 +1,166 @@
-"""Compare the marts with the planted truth the generator wrote to the ops zone (generator/truth.json,
-movers.parquet, churners.parquet). Shared by the fixture test and the pipeline test on the real chain.
+"""Compare the marts with the planted truth the generator wrote to the ops zone (generator/truth.json, movers,
+churners, commuters). Used by the pipeline tests on the real chain (both generator modes).
 
-The programme truth is the *realised* effect (extra visits and spend per enrolled living member-month), which
-the mart estimates by comparing programme and e-money-only members selected the same way (truth.json
-`programme_effect.how_to_compare`). Moves count as detectable when the data can show them: moved at least
-`home_window_weeks` after the window start and at least home window + persistence (6 weeks) before its end, and
-not churned within those 6 weeks. Of those, the *active* movers also have 3+ located store visits before the move
-and 3+ in the new prefecture after it (read from the build's DuckDB file, int_store_visits_located: local lakes
-only); members who hardly shop cannot show a move. Churners count if they churned 30+ days before the end."""
+What counts as recoverable is taken from the generator's truth, never from the marts' own intermediate tables:
+a move is detectable when the generator recorded 3+ days with a store visit in the 28 days before it and 3+ from
+it, and it lies 28+ days inside the window; a churner counts when it stopped 30+ days before the end."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from lake.analyst import connect
-from lake.build import marts_db_path
 from lake.storage import Lake
+
+DATE_TOLERANCE_DAYS = 14
 
 
 @dataclass
 class Recovery:
-    programme_spend: tuple[float, float, float]  # difference, ci_low, ci_high
-    programme_visits: tuple[float, float, float]
-    truth_spend: float
-    truth_visits: float
-    move_precision: float
-    move_recall: float
-    movers_true: int
-    movers_found: int
+    truth: dict
+    # metric -> (estimate, ci_low, ci_high)
+    descriptive: dict[str, tuple[float, float, float]]
+    causal: dict[str, tuple[float, float, float]]
+    pre_trend: dict[str, tuple[float, float, float]]
+    realised_att: dict[str, float]  # metric -> the causal effect realised on members who enrolled in the window
+    moves_found: int
+    moves_correct: int  # a true mover, dated within DATE_TOLERANCE_DAYS
+    movers_detectable: int
+    movers_detectable_found: int
+    within_prefecture_detectable: int
+    within_prefecture_found: int
+    commuters: int
+    commuters_reported: int
     churn_auc: float
-    uplift: dict[str, tuple[float, float]]  # campaign -> (measured, realised truth)
-    movers_detectable: int = 0
-    move_recall_detectable: float = float("nan")
-    movers_active: int = 0
-    move_recall_active: float = float("nan")
-    churn_precision_at_rate: float = float("nan")  # precision of the lowest-P(alive) members, as many as churned
-    churners_scored: int = 0
-    members_scored: int = 0
-    # campaign -> (measured uplift, 95% CI low, CI high, planted uplift)
-    uplift_ci: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    recency_auc: float
+    churners_scored: int
+    members_scored: int
+    members_unscorable: int
+    # campaign -> (measured uplift, ci_low, ci_high, realised causal uplift, organic buyers in control)
+    campaigns: dict[str, tuple[float, float, float, float, int]] = field(default_factory=dict)
+
+    @property
+    def move_precision(self) -> float:
+        return self.moves_correct / self.moves_found if self.moves_found else float("nan")
+
+    @property
+    def move_recall(self) -> float:
+        return self.movers_detectable_found / self.movers_detectable if self.movers_detectable else float("nan")
+
+    def summary(self) -> str:
+        lines = []
+        for m in ("visits_per_month", "spend_yen_per_month"):
+            lines.append(
+                f"{m}: realised {self.realised_att[m]:.3f}, causal {self.causal[m]}, "
+                f"descriptive {self.descriptive[m]}, pre-trend {self.pre_trend[m]}"
+            )
+        lines.append(
+            f"moves: {self.moves_found} found, {self.moves_correct} correct (precision {self.move_precision:.3f}); "
+            f"recall {self.move_recall:.3f} of {self.movers_detectable} detectable; within a prefecture "
+            f"{self.within_prefecture_found}/{self.within_prefecture_detectable}; commuters reported "
+            f"{self.commuters_reported}/{self.commuters}"
+        )
+        lines.append(
+            f"churn: AUC {self.churn_auc:.3f} vs recency {self.recency_auc:.3f} ({self.churners_scored} churners of "
+            f"{self.members_scored} scored, {self.members_unscorable} unscorable)"
+        )
+        for c, v in self.campaigns.items():
+            lines.append(f"{c}: uplift {v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}] realised {v[3]:+.4f}, organic {v[4]}")
+        return "\n".join(lines)
 
 
-def _auc(con: duckdb.DuckDBPyConnection) -> float:
-    """Area under the ROC curve of (1 - P(alive)) against truly churned (Mann-Whitney, ties averaged)."""
-    row = con.execute(
-        """
-        with s as (
-            select 1 - p_alive as score, churned from scored
-        ), r as (select churned, rank() over (order by score) as rk, count(*) over (partition by score) as ties,
-                 from s)
-        select (sum(rk + (ties - 1) / 2.0) filter (where churned) - count(*) filter (where churned)
-                * (count(*) filter (where churned) + 1) / 2.0)
-               / (count(*) filter (where churned) * count(*) filter (where not churned))
-        from r
-        """
-    ).fetchone()
-    return float(row[0]) if row and row[0] is not None else float("nan")
+def _auc(scores: pd.Series, positive: pd.Series) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties averaged)."""
+    ranks = scores.rank(method="average")
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _day(value: object) -> dt.date:
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def _open_build_db(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """The build's DuckDB file; dbt (run in this process) may still hold it open, with its own configuration: then
-    read a copy."""
-    path = marts_db_path(lake)
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.ConnectionException:
-        copy = Path(tempfile.mkdtemp(prefix="truth-")) / path.name
-        for src in (path, path.with_name(path.name + ".wal")):
-            if src.exists():
-                shutil.copyfile(src, copy.with_name(src.name))
-        return duckdb.connect(str(copy), read_only=True)
-
-
-def _active_movers(lake: Lake, detectable: set[tuple[str, str]], movers: pd.DataFrame) -> set[tuple[str, str]]:
-    """The detectable moves of members with 3+ located visits before the move and 3+ in the new area after it."""
-    if lake.is_s3 or not detectable:
-        return set()
-    con = _open_build_db(lake)
-    try:
-        con.register("movers", movers[["gid", "moved_on", "to_prefecture"]])
-        rows = con.execute(
-            """
-            select m.gid, m.to_prefecture
-            from movers as m
-            inner join main_intermediate.int_store_visits_located as v on v.gid = m.gid
-            group by m.gid, m.to_prefecture
-            having count(*) filter (where v.purchase_date < m.moved_on::date) >= 3
-               and count(*) filter (where v.purchase_date >= m.moved_on::date and v.prefecture = m.to_prefecture) >= 3
-            """
-        ).fetchall()
-    finally:
-        con.close()
-    return {(g, p) for g, p in rows} & detectable
-
-
-def _precision_at_rate(con: duckdb.DuckDBPyConnection) -> tuple[float, int, int]:
-    """Precision of the n lowest-P(alive) members as churned, n = the number truly churned (= recall there)."""
-    n_churned, n = con.execute("select count(*) filter (where churned), count(*) from scored").fetchone()
-    if not n_churned:
-        return float("nan"), 0, int(n)
-    hit = con.execute(
-        "select count(*) filter (where churned) from (select churned from scored order by p_alive limit ?)",
-        [n_churned],
-    ).fetchone()[0]
-    return hit / n_churned, int(n_churned), int(n)
+def _table(lake: Lake, name: str) -> pd.DataFrame:
+    # the truth lives in the ops zone, outside the analyst connection: read it with a separate connection
+    uri = lake.uri("ops", f"generator/{name}.parquet")
+    return duckdb.connect().execute(f"select * from read_parquet('{uri}')").df()
 
 
 def recover(lake: Lake) -> Recovery:
     truth = json.loads(lake.read_bytes("ops", "generator/truth.json"))
     con = connect(lake)
-    # the truth lives in the ops zone, outside the analyst connection: read it with a separate connection
-    ops = duckdb.connect()
-    movers = ops.execute(f"select * from read_parquet('{lake.uri('ops', 'generator/movers.parquet')}')").df()
-    churners = ops.execute(f"select * from read_parquet('{lake.uri('ops', 'generator/churners.parquet')}')").df()
-    eff = con.execute("select metric, difference, ci_low, ci_high from mart_programme_effect").fetchall()
-    by_metric = {m: (d, lo, hi) for m, d, lo, hi in eff}
-    found = con.execute("select gid, to_prefecture, moved_on from fct_member_moves").df()
-    clv = con.execute("select gid, p_alive, as_of from mart_clv").df()
-    ref = con.execute(
-        "select campaign_id, uplift, uplift_ci_low, uplift_ci_high from mart_campaign_referral"
+    movers, churners, commuters = _table(lake, "movers"), _table(lake, "churners"), _table(lake, "commuters")
+    eff = con.execute(
+        "select metric, difference, ci_low, ci_high, causal_effect, causal_ci_low, causal_ci_high, pre_trend, "
+        "pre_trend_ci_low, pre_trend_ci_high from mart_programme_effect"
     ).fetchall()
-    window = con.execute("select min(first_purchase_date), max(last_purchase_date) from fct_member_brands").fetchone()
+    descriptive = {r[0]: (r[1], r[2], r[3]) for r in eff}
+    causal = {r[0]: (r[4], r[5], r[6]) for r in eff}
+    pre = {r[0]: (r[7], r[8], r[9]) for r in eff}
+    att = truth["programme_effect"]["realised_att"]
 
-    true_moves = set(zip(movers["gid"], movers["to_prefecture"], strict=True))
-    found_moves = set(zip(found["gid"], found["to_prefecture"], strict=True))
-    hit = len(true_moves & found_moves)
-    # detectable: enough weeks of data before the move for a home area, and after it for the new one to persist
-    start, end = (_day(d) for d in window)
-    churned_on = dict(zip(churners["gid"], map(_day, churners["churned_on"]), strict=True))
-    detectable = {
-        (g, p)
-        for g, p, on in zip(movers["gid"], movers["to_prefecture"], map(_day, movers["moved_on"]), strict=True)
-        if start + dt.timedelta(days=28) <= on <= end - dt.timedelta(days=42)
-        and (g not in churned_on or churned_on[g] > on + dt.timedelta(days=42))
+    # moves: a detected move is correct when the member truly moved and the date is within the tolerance
+    start = dt.date.fromisoformat(truth["window"]["start"])
+    end = dt.date.fromisoformat(truth["window"]["end"])
+    found = con.execute("select gid, moved_on from fct_member_moves").df()
+    true_on = {g: pd.Timestamp(d).date() for g, d in zip(movers["gid"], movers["moved_on"], strict=True)}
+
+    def dated_right(g: str, on: object) -> bool:
+        return g in true_on and abs((pd.Timestamp(on).date() - true_on[g]).days) <= DATE_TOLERANCE_DAYS
+
+    correct = {g for g, on in zip(found["gid"], found["moved_on"], strict=True) if dated_right(g, on)}
+    mv = movers.assign(on=movers["moved_on"].map(lambda d: pd.Timestamp(d).date()))
+    detectable = mv[
+        (mv["store_visit_days_28d_before"] >= 3)
+        & (mv["store_visit_days_28d_after"] >= 3)
+        & (mv["on"] >= start + dt.timedelta(days=28))
+        & (mv["on"] <= end - dt.timedelta(days=28))
+    ]
+    within = detectable[detectable["is_within_prefecture"]]
+
+    # churn: P(alive) against the recency baseline, on every scored member
+    clv = con.execute(
+        "select gid, churn_score, days_since_last_purchase, is_scorable, as_of from mart_clv"
+    ).df()
+    as_of = pd.Timestamp(clv["as_of"].max()).date()
+    gone = {
+        g
+        for g, on in zip(churners["gid"], churners["churned_on"], strict=True)
+        if pd.Timestamp(on).date() <= as_of - dt.timedelta(days=30)
     }
-    # a churner counts if they churned 30+ days before the end (so the data can show it)
-    as_of = clv["as_of"].max()
-    ops.register("clv", clv)
-    ops.register("churners", churners)
-    ops.execute(
-        """
-        create temp table scored as
-        select clv.p_alive, churners.gid is not null as churned
-        from clv left join churners
-            on clv.gid = churners.gid and churners.churned_on <= ?::date - 30
-        """,
-        [as_of],
-    )
-    active = _active_movers(lake, detectable, movers)
-    truth_uplift = {c["campaign_id"]: c["realised_uplift"] for c in truth["campaigns"]}
-    planted = {c["campaign_id"]: c["planted_uplift"] for c in truth["campaigns"]}
-    precision, n_churned, n_scored = _precision_at_rate(ops)
-    realised = truth["programme_effect"].get("realised") or {}
+    scored = clv[clv["is_scorable"]]
+    positive = scored["gid"].isin(gone)
+
+    camp = con.execute(
+        "select campaign_id, uplift, uplift_ci_low, uplift_ci_high from mart_campaign_referral where not is_suppressed"
+    ).fetchall()
+    t_camp = {c["campaign_id"]: c for c in truth["campaigns"]}
     return Recovery(
-        programme_spend=by_metric["spend_yen_per_month"],
-        programme_visits=by_metric["visits_per_month"],
-        truth_spend=float(realised.get("spend_yen_per_month") or truth["programme_effect"]["spend_yen_per_month"]),
-        truth_visits=float(realised.get("visits_per_month") or truth["programme_effect"]["visits_per_month"]),
-        move_precision=hit / len(found_moves) if found_moves else 0.0,
-        move_recall=hit / len(true_moves) if true_moves else 1.0,
-        movers_true=len(true_moves),
-        movers_found=len(found_moves),
-        churn_auc=_auc(ops),
-        uplift={c: (float(u), float(truth_uplift[c])) for c, u, _, _ in ref if c in truth_uplift and u is not None},
+        truth=truth,
+        descriptive=descriptive,
+        causal=causal,
+        pre_trend=pre,
+        realised_att={"visits_per_month": att["visits_per_month"], "spend_yen_per_month": att["spend_yen_per_month"]},
+        moves_found=len(found),
+        moves_correct=len(correct),
         movers_detectable=len(detectable),
-        move_recall_detectable=len(detectable & found_moves) / len(detectable) if detectable else float("nan"),
-        movers_active=len(active),
-        move_recall_active=len(active & found_moves) / len(active) if active else float("nan"),
-        churn_precision_at_rate=precision,
-        churners_scored=n_churned,
-        members_scored=n_scored,
-        uplift_ci={
-            c: (float(u), float(lo), float(hi), float(planted[c]))
-            for c, u, lo, hi in ref
-            if c in planted and u is not None
+        movers_detectable_found=int(detectable["gid"].isin(correct).sum()),
+        within_prefecture_detectable=len(within),
+        within_prefecture_found=int(within["gid"].isin(correct).sum()),
+        commuters=len(commuters),
+        commuters_reported=int(commuters["gid"].isin(set(found["gid"])).sum()),
+        churn_auc=_auc(scored["churn_score"], positive),
+        recency_auc=_auc(scored["days_since_last_purchase"].astype(float), positive),
+        churners_scored=int(positive.sum()),
+        members_scored=len(scored),
+        members_unscorable=int((~clv["is_scorable"]).sum()),
+        campaigns={
+            c: (float(u), float(lo), float(hi), float(t_camp[c]["realised_uplift"]),
+                int(t_camp[c]["organic_buyers_control"]))
+            for c, u, lo, hi in camp
+            if c in t_camp and t_camp[c]["realised_uplift"] is not None
         },
     )

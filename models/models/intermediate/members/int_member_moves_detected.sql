@@ -1,9 +1,11 @@
 -- Relocation (DESIGN §7). A member moved when their home area (int_member_home_areas) at the end lies more than
 -- `move_radius_km` from the one at the start, and some week splits their store visits cleanly: before it, at most
--- `move_max_overlap_share` of the visits near the new home; from it, at most that share near the old one; and the
--- new area holds for `move_persist_weeks` weeks with a visit. A commuter uses both areas all along, so no week
--- splits them: not a move. The move date is midway between the last visit near the old home and the first near
--- the new one (the member moved somewhere in between).
+-- `move_max_overlap_share` of the visits near the new home; from it, at most that share near the old one; at least
+-- `move_min_visit_days` days with a visit near the old home before and near the new one after, at one brand at
+-- least in both (a member who only switched from the corner shop to a superstore across town did not move); and
+-- the new area holds for `move_persist_weeks` weeks with a visit. A commuter uses both areas all along, so no
+-- week splits them: not a move. The move date is midway between the last visit near the old home and the first
+-- near the new one (the member moved somewhere in between).
 with home as (
     select * from {{ ref('int_member_home_areas') }}
 ),
@@ -30,17 +32,24 @@ candidates as (
         > {{ var('move_radius_km') }}
 ),
 
-placed as (
+distances as (
     select
         candidates.gid,
+        visits.company,
         visits.purchase_date,
         date_trunc('week', visits.purchase_date)::date as week_start,
-        {{ haversine_km('candidates.old_lat', 'candidates.old_lon', 'visits.lat', 'visits.lon') }}
-        <= {{ var('move_radius_km') }} as is_near_old,
-        {{ haversine_km('candidates.new_lat', 'candidates.new_lon', 'visits.lat', 'visits.lon') }}
-        <= {{ var('move_radius_km') }} as is_near_new,
+        {{ haversine_km('candidates.old_lat', 'candidates.old_lon', 'visits.lat', 'visits.lon') }} as km_old,
+        {{ haversine_km('candidates.new_lat', 'candidates.new_lon', 'visits.lat', 'visits.lon') }} as km_new,
     from candidates
     inner join visits on candidates.gid = visits.gid
+),
+
+placed as (
+    select
+        *,
+        km_old <= {{ var('move_radius_km') }} as is_near_old,
+        km_new <= {{ var('move_radius_km') }} as is_near_new,
+    from distances
 ),
 
 weekly as (
@@ -72,17 +81,40 @@ splits as (
         after as (partition by gid order by week_start rows between current row and unbounded following)
 ),
 
-best_split as (
+qualifying as (
     select *
     from splits
     where
-        pre_old >= 2
-        and post_new >= 2
+        pre_old >= {{ var('move_min_visit_days') }}
+        and post_new >= {{ var('move_min_visit_days') }}
         and post_new_weeks >= {{ var('move_persist_weeks') }}
         and pre_new <= {{ var('move_max_overlap_share') }} * pre_n
         and post_old <= {{ var('move_max_overlap_share') }} * post_n
+),
+
+-- the same brand used around the old home before the split and around the new one after it (twice the radius:
+-- a brand's nearest store may lie a little farther from home than the most-used store)
+same_brand as (
+    select distinct qualifying.gid, qualifying.week_start
+    from qualifying
+    inner join placed as before_visits
+        on qualifying.gid = before_visits.gid
+        and before_visits.km_old <= 2 * {{ var('move_radius_km') }}
+        and before_visits.week_start < qualifying.week_start
+    inner join placed as after_visits
+        on qualifying.gid = after_visits.gid
+        and after_visits.km_new <= 2 * {{ var('move_radius_km') }}
+        and after_visits.week_start >= qualifying.week_start
+        and after_visits.company = before_visits.company
+),
+
+best_split as (
+    select qualifying.*
+    from qualifying
+    inner join same_brand on qualifying.gid = same_brand.gid and qualifying.week_start = same_brand.week_start
     qualify row_number() over (
-        partition by gid order by pre_new / pre_n + post_old / post_n, week_start
+        partition by qualifying.gid
+        order by qualifying.pre_new / qualifying.pre_n + qualifying.post_old / qualifying.post_n, qualifying.week_start
     ) = 1
 ),
 
