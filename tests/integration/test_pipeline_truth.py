@@ -15,8 +15,10 @@ so that a wrong answer fails:
 - Moves: precision and recall >= 0.9 with the date within 14 days (recall over the moves the truth says the data
   can show), moves inside a prefecture found (>= 0.9), no commuter reported as a mover.
 - Churn: AUC of the churn score >= 0.8 and above the recency baseline (days since the last purchase).
-- Campaigns: every campaign's realised causal uplift lies inside its 95% interval; organic first purchases at
-  the target happen in the control arm of every campaign.
+- Campaigns: the measured uplift equals the arms' difference the generator counted (within 0.01: first purchase
+  at the target ever, organic buyers included); the realised causal uplift lies inside the 95% interval for five
+  of the six campaigns at least and within 3 standard errors for all (the arms' organic buyers differ by chance,
+  so a 95% interval misses one time in twenty); organic first purchases happen in every control arm.
 """
 
 from __future__ import annotations
@@ -108,9 +110,16 @@ def test_churn_score_beats_recency(chain: tuple[str, Lake, Recovery]) -> None:
 def test_campaign_uplift_interval_covers_the_realised_uplift(chain: tuple[str, Lake, Recovery]) -> None:
     _, _, r = chain
     assert set(r.campaigns) == {c["campaign_id"] for c in r.truth["campaigns"]}
-    for c, (measured, lo, hi, realised, organic) in r.campaigns.items():
-        assert lo <= realised <= hi, (c, measured, lo, hi, realised)
+    covered = 0
+    for c, (measured, lo, hi, realised, organic, arms) in r.campaigns.items():
+        # the mart counts what the generator counted: first purchase at the target ever, organic buyers included
+        assert abs(measured - arms) <= 0.01, (c, measured, arms)
         assert organic > 0, (c, organic)  # organic buyers of the target in the control arm
+        se = (hi - lo) / (2 * 1.959964)
+        assert abs(measured - realised) <= 3 * se, (c, measured, realised, se)
+        covered += lo <= realised <= hi
+    # a 95% interval misses now and then (the arms' organic buyers differ by chance): one in six at most here
+    assert covered >= len(r.campaigns) - 1, covered
 
 
 def test_headline_shows_both_programme_estimates(chain: tuple[str, Lake, Recovery]) -> None:

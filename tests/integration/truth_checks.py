@@ -41,8 +41,9 @@ class Recovery:
     churners_scored: int
     members_scored: int
     members_unscorable: int
-    # campaign -> (measured uplift, ci_low, ci_high, realised causal uplift, organic buyers in control)
-    campaigns: dict[str, tuple[float, float, float, float, int]] = field(default_factory=dict)
+    # campaign -> (measured uplift, ci_low, ci_high, realised causal uplift, organic buyers in control,
+    #              the arms' difference in the outcome as the generator counted it)
+    campaigns: dict[str, tuple[float, float, float, float, int, float]] = field(default_factory=dict)
 
     @property
     def move_precision(self) -> float:
@@ -159,7 +160,8 @@ def recover(lake: Lake) -> Recovery:
         members_unscorable=int((~clv["is_scorable"]).sum()),
         campaigns={
             c: (float(u), float(lo), float(hi), float(t_camp[c]["realised_uplift"]),
-                int(t_camp[c]["organic_buyers_control"]))
+                int(t_camp[c]["organic_buyers_control"]),
+                float(t_camp[c]["realised_rate_treatment"] - t_camp[c]["realised_rate_control"]))
             for c, u, lo, hi in camp
             if c in t_camp and t_camp[c]["realised_uplift"] is not None
         },
