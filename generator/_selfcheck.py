@@ -1,4 +1,5 @@
-"""Quick self-checks of the generator (not pytest): ``python -m generator._selfcheck [--timing]``.
+"""Self-checks of the generator: ``python -m generator._selfcheck [--timing]``; tests/unit/test_generator_selfcheck.py
+runs them (without --timing) in every `make test`.
 
 Checks determinism, every file format of DESIGN section 3, gid check digits, referential integrity of
 store ids and campaign ids, and that every planted bad record in the truth is really in the file."""
@@ -383,6 +384,12 @@ def main(argv: list[str]) -> int:
     truth = json.loads(bad.files[("ops", "generator/truth.json")])
     kinds = [f["kind"] for f in truth["bad_records"]["file_faults"]]
     print(f"bad records ok: {n} row faults, file faults {kinds}")
+    conf = MemorySink()
+    generate(GeneratorConfig(members=3000, days=8, seed=7, mode="confounding"), conf)
+    counts = check_files(conf.files, clean=True)
+    first_cvs = ("landing-cvs", "pos/cvs_pos_20260801.csv")
+    _check(conf.files[first_cvs] != a.files[first_cvs], "mode has no effect")
+    print("confounding mode formats ok:", counts)
     sub = MemorySink()
     generate(GeneratorConfig(members=3000, days=8, seed=7, companies=("cvs", "hq")), sub)
     _check(all(a.files[k] == v for k, v in sub.files.items() if k[0] != "ops"), "subset changes files")
