@@ -61,11 +61,16 @@ def nearest(
     for p in np.unique(fp):
         members = np.flatnonzero(fp == p)
         cand = by_pref[p]
-        for lo in range(0, len(members), 4096):
-            m = members[lo : lo + 4096]
-            d = distance_km(lat[m, None], lon[m, None], st_lat[None, cand], st_lon[None, cand])
-            kk = min(k, len(cand))
-            part = np.argsort(d, axis=1)[:, :kk]
+        kk = min(k, len(cand))
+        c_lat, c_lon = st_lat[cand][None, :], st_lon[cand][None, :]
+        for lo in range(0, len(members), 8192):
+            m = members[lo : lo + 8192]
+            # ranking only: a flat-earth squared distance is enough (and far cheaper than haversine)
+            scale = np.cos(np.radians(lat[m]))[:, None]
+            d = (c_lat - lat[m, None]) ** 2 + ((c_lon - lon[m, None]) * scale) ** 2
+            part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < len(cand) else np.argsort(d, axis=1)[:, :kk]
+            rows = np.arange(len(m))[:, None]
+            part = np.take_along_axis(part, np.argsort(d[rows, part], axis=1), axis=1)
             out[m, :kk] = cand[part]
             if kk < k:
                 out[m, kk:] = cand[part[:, -1:]]
