@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
@@ -167,10 +168,12 @@ def _truncate(src: Lake, dst: Lake, as_of: dt.date) -> None:
 
 def _rows(lake: Lake, mart: str) -> list[tuple]:
     df = duckdb.connect().execute(f"select * from '{lake.uri('marts', mart + '.parquet')}'").df()
-    out = []
-    for row in df.itertuples(index=False):
-        out.append(tuple(round(v, 6) if isinstance(v, float) else str(v) for v in row))
-    return sorted(out)
+    def cell(v: object) -> object:
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
+            return None  # NaN is not equal to itself: compare missing values as missing
+        return round(v, 6) if isinstance(v, float) else str(v)
+
+    return sorted((tuple(cell(v) for v in row) for row in df.itertuples(index=False)), key=repr)
 
 
 def test_backtest_at_an_earlier_as_of_date_equals_a_lake_that_stops_then(tmp_path: Path) -> None:
