@@ -22,7 +22,9 @@ def lab_command(port: int, open_browser: bool) -> list[str]:
     """The JupyterLab command line (the venv's own Python, so the notebooks import the project)."""
     return [
         sys.executable, "-m", "jupyterlab", "--ip", "127.0.0.1", "--port", str(port), "--port-retries", "0",
-        f"--ServerApp.root_dir={NOTEBOOKS}", *([] if open_browser else ["--no-browser"]),
+        f"--ServerApp.root_dir={NOTEBOOKS}", "--allow-root",  # CI and containers run as root
+        "--LabApp.extension_manager=readonly",  # no extension catalogue lookups: nothing downloads
+        *([] if open_browser else ["--no-browser"]),
     ]
 
 
