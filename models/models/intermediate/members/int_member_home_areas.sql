@@ -1,36 +1,33 @@
--- The one definition of a member's home area, used by every mart: the store the member used on most days over
--- `home_window_weeks` weeks (ties: the latest visit, then the store id), with its coordinates and prefecture.
--- Two windows per member: `first` (the first weeks the member was seen at a store) and `last` (the weeks up to
--- the as-of date). Members shop around home, so the most-used store marks it; coordinates, not prefectures, so a
--- move across town shows, and a commuter's second area does not replace the first.
+-- The one definition of a member's home area, used by every mart: the store the member used on most days among
+-- their `home_visit_days` located visit days (ties: the latest visit, then the store id), with its coordinates
+-- and prefecture. Two windows per member: `first` (the first visit days the lake has) and `last` (the last ones up
+-- to the as-of date). Counting visit days rather than weeks keeps light shoppers' home areas steady. Members shop
+-- around home, so the most-used store marks it; coordinates, not prefectures, so a move across town shows, and
+-- a commuter's second area does not replace the first.
 with visits as (
     select * from {{ ref('int_store_visits_located') }}
     where purchase_date <= {{ as_of_date() }}
 ),
 
-spans as (
-    select gid, min(purchase_date) as first_date from visits group by gid
-),
-
-windowed as (
-    select
-        visits.gid,
-        'first' as period,
-        visits.company,
-        visits.store_id,
-        visits.purchase_date,
-    from visits
-    inner join spans on visits.gid = spans.gid
-    where visits.purchase_date < spans.first_date + 7 * {{ var('home_window_weeks') }}
-    union all
+ranked as (
     select
         gid,
-        'last' as period,
         company,
         store_id,
         purchase_date,
+        row_number() over (partition by gid order by purchase_date, company, store_id) as rank_first,
+        row_number() over (partition by gid order by purchase_date desc, company desc, store_id desc) as rank_last,
     from visits
-    where purchase_date > {{ as_of_date() }} - 7 * {{ var('home_window_weeks') }}
+),
+
+windowed as (
+    select gid, 'first' as period, company, store_id, purchase_date
+    from ranked
+    where rank_first <= {{ var('home_visit_days') }}
+    union all
+    select gid, 'last' as period, company, store_id, purchase_date
+    from ranked
+    where rank_last <= {{ var('home_visit_days') }}
 ),
 
 per_store as (

@@ -21,6 +21,10 @@ candidates as (
         old.home_lat as old_lat,
         old.home_lon as old_lon,
         old.home_prefecture as from_prefecture,
+        old.home_store_company as old_company,
+        old.home_store_id as old_store_id,
+        new.home_store_company as new_company,
+        new.home_store_id as new_store_id,
         new.home_lat as new_lat,
         new.home_lon as new_lon,
         new.home_prefecture as to_prefecture,
@@ -38,6 +42,8 @@ distances as (
         visits.company,
         visits.purchase_date,
         date_trunc('week', visits.purchase_date)::date as week_start,
+        visits.company = candidates.old_company and visits.store_id = candidates.old_store_id as is_old_store,
+        visits.company = candidates.new_company and visits.store_id = candidates.new_store_id as is_new_store,
         {{ haversine_km('candidates.old_lat', 'candidates.old_lon', 'visits.lat', 'visits.lon') }} as km_old,
         {{ haversine_km('candidates.new_lat', 'candidates.new_lon', 'visits.lat', 'visits.lon') }} as km_new,
     from candidates
@@ -59,6 +65,8 @@ weekly as (
         count(*) as n,
         count(*) filter (where is_near_old) as n_old,
         count(*) filter (where is_near_new) as n_new,
+        count(*) filter (where is_old_store) as n_old_store,
+        count(*) filter (where is_new_store) as n_new_store,
     from placed
     group by all
 ),
@@ -71,9 +79,11 @@ splits as (
         sum(n) over before as pre_n,
         sum(n_old) over before as pre_old,
         sum(n_new) over before as pre_new,
+        coalesce(sum(n_new_store) over before, 0) as pre_new_store,
         sum(n) over after as post_n,
         sum(n_old) over after as post_old,
         sum(n_new) over after as post_new,
+        sum(n_old_store) over after as post_old_store,
         count(*) filter (where n_new > 0) over after as post_new_weeks,
     from weekly
     window
