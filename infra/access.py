@@ -1,9 +1,26 @@
-"""The access policy: which principal may read, write and list which zone (DESIGN §2, §9).
+"""The access policy: which principal may do what on which zone or prefix of a zone (DESIGN §2, §9).
 
-One policy for every deployment. The companies come from the sharing rules, the zones from
-`lake.layout`, so adding a company to `expectations/sharing_rules.yml` gives it its landing and raw
-zones and their grants, with nothing else to edit. `seaweed_config` renders the policy as the
-identities file of the local S3 server, where each grant is a bucket-scoped action (`Read:raw-cvs`).
+One policy for every deployment. The companies come from the sharing rules, the zones and prefixes
+from `lake.layout`, so adding a company to `expectations/sharing_rules.yml` gives it its landing, raw
+and exports grants with nothing else to edit.
+
+The model: a principal holds grants on *scopes*. A scope is a whole zone (`ops`) or a key prefix
+inside one (`ops/manifests/ingest/`, written `scope(zone, prefix)`). For any key, the most specific
+scope of the principal that contains it decides, so a prefix can narrow a zone grant (the manifests
+are append-only inside an ops zone the jobs may otherwise rewrite) or open one place in a zone the
+principal cannot otherwise reach (a company's own folder in `exports`). Actions:
+
+- `Read` get objects; `List` list keys (under the scope's prefix);
+- `Create` put keys that do not exist yet (append-only records: no overwrite);
+- `Write` put keys, new or existing (overwrite; implies `Create`);
+- `Delete` delete keys (separate from `Write`: replacing a file is not removing it).
+
+The policy is rendered once as IAM policy statements (`iam_statements`): the local SeaweedFS server
+loads them as attached policies (`seaweed_config`) and the cloud deployment attaches them to one IAM
+role per principal (`infra/cloud`), so both enforce the same documents. The one difference: SeaweedFS
+4.48 has no `s3:if-none-match` condition key, so locally `Create` cannot refuse an overwrite (it
+allows the put, like `Write`, and still refuses deletes); on AWS it is enforced with S3 conditional
+writes (a create-only put must send `If-None-Match: *`).
 
 Credentials made here (`dev_credentials`) are for the local server only: deterministic so that
 tests, notebooks and `lake s3 env` agree without a secret store. They protect nothing; never use
@@ -13,6 +30,8 @@ them for a store that holds real data.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from expectations.rules import load_rules
@@ -20,9 +39,17 @@ from lake import layout
 from lake.errors import LakeError
 
 READ = "Read"
-WRITE = "Write"  # put and delete objects
 LIST = "List"
-ACTIONS = (READ, WRITE, LIST)
+CREATE = "Create"  # put keys that do not exist yet
+WRITE = "Write"  # put keys, replacing what is there
+DELETE = "Delete"
+ACTIONS = (READ, LIST, CREATE, WRITE, DELETE)
+IMPLIES = {WRITE: frozenset({CREATE})}  # whoever may overwrite may also create
+
+# What a request does, as the access tests and the cloud matrix probe it. `create` is a put of a new key
+# sent with `If-None-Match: *` (what an append-only writer sends), `overwrite` a plain put.
+OPERATIONS = ("read", "list", "create", "overwrite", "delete")
+_NEEDS = {"read": READ, "list": LIST, "create": CREATE, "overwrite": WRITE, "delete": DELETE}
 
 ADMIN = "admin"
 INGESTION = "ingestion"
@@ -32,22 +59,37 @@ ANALYST = "analyst"
 EXPORTS = "exports"
 JOBS = (INGESTION, TRANSFORMS, DBT, ANALYST, EXPORTS)
 
-# Access levels. A drop box may put files and see what it put, not read them back: a company's
-# landing zone is where it hands extracts over, not a second copy of its data.
+# Access levels. A drop box may put files (and re-deliver them) and see what it put, not read them
+# back nor take them away: a company's landing zone is where it hands extracts over.
 DROP_BOX = frozenset({WRITE, LIST})
 READ_ONLY = frozenset({READ, LIST})
-READ_WRITE = frozenset({READ, WRITE, LIST})  # jobs read back what they stage (S3 moves are copy + delete)
+READ_WRITE = frozenset({READ, LIST, WRITE, DELETE})  # jobs read back what they stage; S3 moves are copy + delete
+APPEND_ONLY = frozenset({READ, LIST, CREATE})  # tamper-evident records: add, never replace or remove
 
-Policy = dict[str, dict[str, frozenset[str]]]  # principal -> zone -> actions
+Policy = dict[str, dict[str, frozenset[str]]]  # principal -> scope -> actions
+
+
+def scope(zone: str, prefix: str = "") -> str:
+    """The key of a grant: `zone`, or `zone/prefix/` for the keys under `prefix` in that zone."""
+    if not prefix:
+        return zone
+    return f"{zone}/{prefix.strip('/')}/"
+
+
+def split_scope(key: str) -> tuple[str, str]:
+    """(zone, prefix) of a scope; the prefix is '' for a whole zone, else ends with '/'."""
+    zone, _, prefix = key.partition("/")
+    return zone, prefix
 
 
 def policy(companies: list[str] | None = None) -> Policy:
-    """Grants of every principal except the administrator (who may do everything), per zone.
+    """Grants of every principal except the administrator (who may do everything).
 
-    Mirrors the zone table of DESIGN §2: a company reaches only its own landing (write) and raw
-    (read) zones; ingestion lands extracts; transforms build the group zone from the raw zones; dbt
-    builds the marts from the group zone; analysts read group, marts and ops, never raw or
-    quarantine; the export job reads marts and writes segment files. Every job writes `ops`.
+    Mirrors the zone table of DESIGN §2: a company drops files into its own landing zone, reads its
+    own raw zone and its own folder of the exports zone; ingestion lands extracts; transforms build the
+    group zone from the raw zones; dbt builds the marts from the group zone; analysts read group, marts
+    and ops, never raw or quarantine; the export job reads marts and writes segment files. Every job
+    writes `ops`, but the ingest manifests and the export audit log are append-only for all of them.
     """
     companies = list(load_rules().companies) if companies is None else companies
     clash = sorted(set(companies) & {ADMIN, *JOBS})
@@ -55,17 +97,31 @@ def policy(companies: list[str] | None = None) -> Policy:
         raise LakeError(f"company codes {clash} clash with job principals", "rename the company in the sharing rules")
     landing = [layout.landing(c) for c in companies]
     raw = [layout.raw(c) for c in companies]
-    grants: Policy = {c: {layout.landing(c): DROP_BOX, layout.raw(c): READ_ONLY} for c in companies}
+    manifests = scope(layout.OPS, layout.MANIFESTS)
+    audit = scope(layout.OPS, layout.EXPORT_AUDIT)
+    grants: Policy = {
+        c: {
+            layout.landing(c): DROP_BOX,
+            layout.raw(c): READ_ONLY,
+            scope(layout.EXPORTS, layout.exports_prefix(c)): READ_ONLY,
+        }
+        for c in companies
+    }
     grants[INGESTION] = {
         **dict.fromkeys(landing, READ_ONLY),
         **dict.fromkeys(raw, READ_WRITE),
         layout.QUARANTINE: READ_WRITE,
         layout.OPS: READ_WRITE,
+        manifests: APPEND_ONLY,
     }
     grants[TRANSFORMS] = {**dict.fromkeys(raw, READ_ONLY), layout.GROUP: READ_WRITE, layout.OPS: READ_WRITE}
     grants[DBT] = {layout.GROUP: READ_ONLY, layout.MARTS: READ_WRITE, layout.OPS: READ_WRITE}
     grants[ANALYST] = {layout.GROUP: READ_ONLY, layout.MARTS: READ_ONLY, layout.OPS: READ_ONLY}
-    grants[EXPORTS] = {layout.MARTS: READ_ONLY, layout.EXPORTS: READ_WRITE, layout.OPS: READ_WRITE}
+    grants[EXPORTS] = {layout.MARTS: READ_ONLY, layout.EXPORTS: READ_WRITE, layout.OPS: READ_WRITE, audit: APPEND_ONLY}
+    for principal, scopes in grants.items():  # no job may rewrite another's records either
+        if principal in JOBS and layout.OPS in scopes and scopes[layout.OPS] != READ_ONLY:
+            scopes.setdefault(manifests, READ_ONLY)
+            scopes.setdefault(audit, READ_ONLY)
     return grants
 
 
@@ -74,13 +130,127 @@ def principals(companies: list[str] | None = None) -> list[str]:
     return [ADMIN, *policy(companies)]
 
 
-def allowed(grants: Policy, principal: str, zone: str, action: str) -> bool:
-    """Whether the policy lets `principal` do `action` (Read, Write, List) on `zone`."""
-    if principal == ADMIN:
-        return True
+def expand(actions: frozenset[str]) -> frozenset[str]:
+    """The actions a grant permits, with those its actions imply (`Write` permits `Create`)."""
+    return frozenset(actions).union(*(IMPLIES.get(a, frozenset()) for a in actions))
+
+
+def governing(grants: Policy, principal: str, zone: str, key: str = "") -> frozenset[str]:
+    """The actions of the most specific scope of `principal` containing `key` in `zone` (none: empty)."""
     if principal not in grants:
         raise LakeError(f"unknown principal {principal!r}", f"use one of {', '.join([ADMIN, *grants])}")
-    return action in grants[principal].get(zone, frozenset())
+    best, found = -1, frozenset()
+    for s, acts in grants[principal].items():
+        z, prefix = split_scope(s)
+        if z == zone and key.startswith(prefix) and len(prefix) > best:
+            best, found = len(prefix), acts
+    return expand(found)
+
+
+def allowed(grants: Policy, principal: str, zone: str, action: str, key: str = "") -> bool:
+    """Whether the policy lets `principal` do `action` on `key` in `zone` (for List: list under `key`)."""
+    if principal == ADMIN:
+        return True
+    return action in governing(grants, principal, zone, key)
+
+
+def permits(grants: Policy, principal: str, zone: str, operation: str, key: str = "") -> bool:
+    """Whether a request doing `operation` (one of OPERATIONS) on `key` in `zone` is allowed."""
+    return allowed(grants, principal, zone, _NEEDS[operation], key)
+
+
+# --- IAM policy statements (local server and cloud) ------------------------------------------
+
+# The S3 actions behind each policy action. Multipart uploads count as s3:PutObject on AWS and SeaweedFS.
+S3_ACTIONS = {
+    READ: ["s3:GetObject"],
+    LIST: ["s3:ListBucket"],
+    WRITE: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+    CREATE: ["s3:PutObject"],
+    DELETE: ["s3:DeleteObject"],
+}
+# S3 conditional writes: a put that sends `If-None-Match: *` succeeds only if the key does not exist.
+WITH_IF_NONE_MATCH = {"Null": {"s3:if-none-match": "false"}}
+WITHOUT_IF_NONE_MATCH = {"Null": {"s3:if-none-match": "true"}}
+
+
+def iam_statements(
+    scopes: dict[str, frozenset[str]], bucket_arn: Callable[[str], str], conditional_writes: bool = True
+) -> list[dict]:
+    """One principal's grants as IAM policy statements; `bucket_arn(zone)` names each zone's bucket.
+
+    Every scope allows its actions on its keys (`<bucket>/<prefix>*`; listing on the bucket, limited
+    to the prefix by `s3:prefix`). A scope nested in another denies what the enclosing scopes allow
+    and it does not (IAM has no "most specific wins": explicit denies make it so). `Create` without
+    `Write` allows only puts carrying `If-None-Match` when `conditional_writes` (AWS); the local server
+    has no such condition key, so there it allows the put (and an overwrite with it).
+    """
+    parsed = sorted((split_scope(s), frozenset(a)) for s, a in scopes.items())
+    out: list[dict] = []
+    for (zone, prefix), acts in parsed:
+        bucket, keys = bucket_arn(zone), f"{bucket_arn(zone)}/{prefix}*"
+        if READ in acts:
+            out.append(_stmt("Allow", S3_ACTIONS[READ], keys))
+        if LIST in acts:
+            out.append(_stmt("Allow", S3_ACTIONS[LIST], bucket, _prefix_condition(prefix)))
+        if WRITE in acts:
+            out.append(_stmt("Allow", S3_ACTIONS[WRITE], keys))
+        elif CREATE in acts:
+            out.append(_stmt("Allow", S3_ACTIONS[CREATE], keys, WITH_IF_NONE_MATCH if conditional_writes else None))
+        if DELETE in acts:
+            out.append(_stmt("Allow", S3_ACTIONS[DELETE], keys))
+    for (zone, prefix), acts in parsed:
+        enclosing = [(p, a) for (z, p), a in parsed if z == zone and p != prefix and prefix.startswith(p)]
+        if not enclosing:
+            continue
+        reached = expand(frozenset().union(*(a for _, a in enclosing)))
+        denied = reached - expand(acts)
+        inner = [(p, a) for (z, p), a in parsed if z == zone and p != prefix and p.startswith(prefix)]
+        for p, a in inner:
+            if denied & expand(a):
+                raise LakeError(
+                    f"scope {scope(zone, p)} grants {sorted(denied & expand(a))}, which {scope(zone, prefix)} "
+                    "withholds from it while an enclosing scope grants them: IAM cannot express that",
+                    "grant the inner prefix no more than the prefix around it",
+                )
+        bucket, keys = bucket_arn(zone), f"{bucket_arn(zone)}/{prefix}*"
+        if READ in denied:
+            out.append(_stmt("Deny", S3_ACTIONS[READ], keys))
+        if LIST in denied:
+            out.append(_stmt("Deny", S3_ACTIONS[LIST], bucket, _prefix_condition(prefix)))
+        if WRITE in denied and CREATE in denied:
+            out.append(_stmt("Deny", S3_ACTIONS[WRITE], keys))
+        elif WRITE in denied and conditional_writes:
+            out.append(_stmt("Deny", S3_ACTIONS[CREATE], keys, WITHOUT_IF_NONE_MATCH))
+        if DELETE in denied:
+            out.append(_stmt("Deny", S3_ACTIONS[DELETE], keys))
+    return _merge(out)
+
+
+def _merge(statements: list[dict]) -> list[dict]:
+    """Statements that differ only in their resources as one (IAM limits a role's policy size)."""
+    merged: dict[str, dict] = {}
+    for s in statements:
+        key = json.dumps({k: v for k, v in s.items() if k != "Resource"}, sort_keys=True)
+        if key in merged:
+            merged[key]["Resource"].extend(r for r in s["Resource"] if r not in merged[key]["Resource"])
+        else:
+            merged[key] = {**s, "Resource": list(s["Resource"])}
+    return list(merged.values())
+
+
+def _prefix_condition(prefix: str) -> dict | None:
+    return {"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else None
+
+
+def _stmt(effect: str, actions: list[str], resource: str, condition: dict | None = None) -> dict:
+    s: dict = {"Effect": effect, "Action": list(actions), "Resource": [resource]}
+    if condition:
+        s["Condition"] = condition
+    return s
+
+
+# --- the local server ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -97,19 +267,29 @@ def dev_credentials(principal: str) -> Credentials:
 
 
 def seaweed_config(grants: Policy | None = None, bucket_prefix: str = "") -> dict:
-    """The policy as SeaweedFS `-s3.config` JSON: one identity per principal, bucket-scoped actions."""
+    """The policy as SeaweedFS `-s3.config` JSON: one identity per principal with its IAM policy attached.
+
+    The administrator keeps SeaweedFS's own `Admin` action; every other identity has no legacy actions,
+    so the server authorises it by its attached policy (the statements the cloud roles get).
+    """
     grants = policy() if grants is None else grants
-    identities = [_identity(ADMIN, ["Admin", READ, WRITE, LIST, "Tagging"])]
-    for principal, zones in grants.items():
-        actions = [f"{a}:{bucket_prefix}{zone}" for zone, acts in zones.items() for a in ACTIONS if a in acts]
-        identities.append(_identity(principal, actions))
-    return {"identities": identities}
+    identities = [_identity(ADMIN, ["Admin", "Read", "Write", "List", "Tagging"])]
+    policies = []
+    for principal, scopes in grants.items():
+        statements = iam_statements(scopes, lambda z: f"arn:aws:s3:::{bucket_prefix}{z}", conditional_writes=False)
+        name = f"lake-{principal}"
+        policies.append({"name": name, "content": json.dumps({"Version": "2012-10-17", "Statement": statements})})
+        identities.append(_identity(principal, [], [name]))
+    return {"identities": identities, "policies": policies}
 
 
-def _identity(principal: str, actions: list[str]) -> dict:
+def _identity(principal: str, actions: list[str], policy_names: list[str] | None = None) -> dict:
     c = dev_credentials(principal)
-    return {
+    identity = {
         "name": principal,
         "credentials": [{"accessKey": c.access_key, "secretKey": c.secret_key}],
         "actions": actions,
     }
+    if policy_names:
+        identity["policyNames"] = policy_names
+    return identity

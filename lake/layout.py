@@ -24,6 +24,16 @@ def raw(company: str) -> str:
     return f"raw-{company}"
 
 
+def zone_kind(zone: str) -> str:
+    """The kind of a zone, as the sharing rules' `retention_days` name it: `raw-cvs` -> `raw`."""
+    for kind in ("landing", "raw"):
+        if zone.startswith(f"{kind}-"):
+            return kind
+    if zone in SHARED_ZONES:
+        return zone
+    raise ValueError(f"{zone!r} is not a zone of the lake")
+
+
 def all_zones(companies: list[str]) -> list[str]:
     """Every bucket of the lake, in a stable order."""
     per_company = [z for c in companies for z in (landing(c), raw(c))]
@@ -64,13 +74,23 @@ def quarantine_file(company: str, feed: str, batch_id: str, name: str) -> str:
     return f"files/{company}/{feed}/{batch_id}/{name}"
 
 
+# --- exports --------------------------------------------------------------------------------
+
+def exports_prefix(company: str) -> str:
+    """Where a company's segment files go in the `exports` zone; its credentials reach only this prefix."""
+    return f"{company}/"
+
+
 # --- ops ------------------------------------------------------------------------------------
 
+MANIFESTS = "manifests/ingest"  # append-only for the jobs (infra.access): records are added, never replaced
+EXPORT_AUDIT = "audit/exports"  # the export audit log, append-only like the manifests
+
+
 def manifest(company: str, feed: str, batch_id: str) -> str:
-    return f"manifests/ingest/company={company}/feed={feed}/{batch_id}.parquet"
+    return f"{MANIFESTS}/company={company}/feed={feed}/{batch_id}.parquet"
 
 
-MANIFESTS = "manifests/ingest"
 PENDING = "manifests/_pending"
 
 
