@@ -159,9 +159,8 @@ def test_access_matrix(seeded: SeaweedServer, principal: str) -> None:
                     wrong.append(f"{operation} {zone}/{base}: denied ({error}) but the policy allows it")
                 elif not expected and error != "AccessDenied":
                     wrong.append(f"{operation} {zone}/{base}: got {error or 'success'} but the policy denies it")
-            if operation == "delete" and not expected:
-                admin.delete_object(Bucket=zone, Key=f"{base}probe/delete-me-{principal}.txt")
-            admin.delete_object(Bucket=zone, Key=f"{base}probe/new-by-{principal}.txt")
+            for leftover in (f"{base}probe/delete-me-{principal}.txt", f"{base}probe/new-by-{principal}.txt"):
+                admin.delete_object(Bucket=zone, Key=leftover)
     assert not wrong, f"{principal}:\n" + "\n".join(wrong)
 
 
