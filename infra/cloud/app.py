@@ -11,6 +11,7 @@ from constructs import Construct
 
 from expectations.rules import SharingRules, load_rules
 from infra import access
+from infra.cloud import artifacts
 from infra.cloud.catalog import Catalog
 from infra.cloud.config import CloudConfig
 from infra.cloud.jobs import Jobs
@@ -37,6 +38,7 @@ class LakeStack(Stack):
 def build(app: App, config: CloudConfig | None = None) -> LakeStack:
     """The lake's stack in `app`, configured from the app's context and the environment."""
     config = config or CloudConfig.resolve(_context(app))
+    artifacts.build_all(config.build_dir)  # offline and deterministic: the deployed jobs are never stale
     env = Environment(account=config.account, region=config.region)
     rules = load_rules()
     return LakeStack(app, config.prefix.rstrip("-"), config, rules, access.policy(list(rules.companies)),

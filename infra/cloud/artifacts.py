@@ -1,22 +1,22 @@
-"""The cloud job artifacts, built outside git into `build/` (`make cloud-artifacts`).
+"""The cloud job artifacts, built outside git into `build/` (`make cloud-artifacts`; synthesis rebuilds them).
 
 - `build/emr/`: `emr_entry.py` (the Spark entry point) and `lake_jobs.zip` (the `lake`, `transforms` and
-  `expectations` packages with their data files, and the pure-Python dependency PyYAML), unpacked by
-  Spark on the driver and executors (`spark.archives`). No S3A jars (EMR ships S3 support) and no
-  pyspark; pyarrow is binary and comes from the image (see the README, Cloud deployment).
-- `build/lambda/`: the segment-export function: the platform packages and, with `deps`, Linux wheels
-  of its binary dependencies for the Lambda Python 3.11 runtime, pinned by `requirements.lock`.
+  `expectations` packages with their data files, and the pure-Python dependency PyYAML), which Spark
+  unpacks on the driver and executors (`spark.archives`). No S3A jars (EMR's Spark reads S3 itself) and
+  no pyspark. `build/emr/image/` is the build context of the custom EMR image with Python 3.11 and the
+  binary dependencies (pyarrow), see `images/emr/Dockerfile`.
+- `build/export/`: the build context of the segment-export function's image (Lambda, Python 3.11): the
+  platform packages, `requirements.txt` and `images/export/Dockerfile`; `cdk deploy` builds the image.
 
-Zips are written with fixed timestamps and sorted entries, so the same sources give the same bytes
-(and the same asset hash: an unchanged job is not re-uploaded).
+Versions of third-party packages come from `requirements.lock` (one list of versions). Zips are written
+with fixed timestamps and sorted entries, so the same sources give the same bytes and the same asset hash:
+an unchanged job is not uploaded again.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -25,11 +25,13 @@ from lake.config import REPO_ROOT
 from lake.errors import LakeError
 
 JOB_PACKAGES = ("lake", "transforms", "expectations")
-LAMBDA_PACKAGES = ("lake", "expectations", "exports")
+EXPORT_PACKAGES = ("lake", "expectations", "exports")
 PURE_DEPENDENCIES = ("yaml",)  # PyYAML runs without its C extension
-LAMBDA_DEPENDENCIES = ("duckdb", "duckdb-extension-httpfs", "pyarrow", "pyyaml", "numpy")
+EMR_IMAGE_DEPENDENCIES = ("pyarrow", "numpy", "boto3")
+EXPORT_DEPENDENCIES = ("duckdb", "duckdb-extension-httpfs", "pyarrow", "numpy", "pyyaml")
 DATA_SUFFIXES = (".py", ".yml", ".yaml", ".json", ".properties", ".sql")
-EMR_ENTRY = Path(__file__).resolve().parent / "emr_entry.py"
+HERE = Path(__file__).resolve().parent
+EMR_ENTRY = HERE / "emr_entry.py"
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
@@ -57,69 +59,74 @@ def _write_zip(path: Path, entries: list[tuple[Path, str]]) -> None:
     tmp.replace(path)
 
 
-def build_emr(out: Path) -> Path:
-    """`out/emr_entry.py` and `out/lake_jobs.zip`; returns `out`."""
-    entries: list[tuple[Path, str]] = []
-    for name in JOB_PACKAGES:
-        root = REPO_ROOT / name
-        entries += [(f, f.relative_to(REPO_ROOT).as_posix()) for f in _files(root)]
-    for name in PURE_DEPENDENCIES:
-        root = _package_dir(name)
-        entries += [(f, f.relative_to(root.parent).as_posix()) for f in _files(root) if f.suffix == ".py"]
-    out.mkdir(parents=True, exist_ok=True)
-    _write_zip(out / "lake_jobs.zip", entries)
-    shutil.copyfile(EMR_ENTRY, out / "emr_entry.py")
-    return out
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Keep the file (and its mtime) when the content is the same: Docker and CDK hash contexts."""
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
-def lambda_requirements(lock: Path = REPO_ROOT / "requirements.lock") -> list[str]:
-    """The export function's binary dependencies at the versions the lock file pins (one list of versions)."""
+def pinned(names: tuple[str, ...], lock: Path = REPO_ROOT / "requirements.lock") -> list[str]:
+    """`name==version` for each of `names`, at the version the lock file pins."""
     pins = {}
     for line in lock.read_text().splitlines():
         name, sep, version = line.strip().partition("==")
         if sep:
             pins[name.lower().replace("_", "-")] = version.split(";")[0].strip()
-    missing = [d for d in LAMBDA_DEPENDENCIES if d not in pins]
+    missing = [d for d in names if d not in pins]
     if missing:
         raise LakeError(f"{lock} pins none of {missing}", "add them to requirements.lock")
-    return [f"{d}=={pins[d]}" for d in LAMBDA_DEPENDENCIES]
+    return [f"{d}=={pins[d]}" for d in names]
 
 
-def build_lambda(out: Path, deps: bool = True) -> Path:
-    """The export function's code folder: the packages, and with `deps` the Linux wheels of its dependencies."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    for name in LAMBDA_PACKAGES:
-        root = REPO_ROOT / name
-        if not root.is_dir():  # exports/ is built by its own issue; the function is wired up already
-            continue
-        for f in _files(root):
-            dest = out / f.relative_to(REPO_ROOT)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, dest)
-    if deps:
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(out), "--implementation", "cp",
-               "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "--only-binary=:all:",
-               *lambda_requirements()]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise LakeError(f"pip could not fetch the export function's wheels: {done.stderr.strip()[-400:]}",
-                            "check that the package registry is reachable, then re-run `make cloud-artifacts`")
+def build_emr(out: Path) -> Path:
+    """`out/emr_entry.py`, `out/lake_jobs.zip` and the custom image's context `out/image/`; returns `out`."""
+    entries: list[tuple[Path, str]] = []
+    for name in JOB_PACKAGES:
+        entries += [(f, f.relative_to(REPO_ROOT).as_posix()) for f in _files(REPO_ROOT / name)]
+    for name in PURE_DEPENDENCIES:
+        root = _package_dir(name)
+        entries += [(f, f.relative_to(root.parent).as_posix()) for f in _files(root) if f.suffix == ".py"]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_zip(out / "lake_jobs.zip", entries)
+    _write_if_changed(out / "emr_entry.py", EMR_ENTRY.read_bytes())
+    _write_if_changed(out / "image" / "Dockerfile", (HERE / "images" / "emr" / "Dockerfile").read_bytes())
+    _write_if_changed(out / "image" / "requirements.txt", "\n".join(pinned(EMR_IMAGE_DEPENDENCIES)).encode() + b"\n")
     return out
+
+
+def build_export(out: Path) -> Path:
+    """The export function's image build context: packages, requirements.txt, Dockerfile; returns `out`."""
+    wanted: dict[Path, bytes] = {
+        Path("Dockerfile"): (HERE / "images" / "export" / "Dockerfile").read_bytes(),
+        Path("requirements.txt"): "\n".join(pinned(EXPORT_DEPENDENCIES)).encode() + b"\n",
+    }
+    for name in EXPORT_PACKAGES:
+        root = REPO_ROOT / name
+        if root.is_dir():  # exports/ is built by its own issue; the function is wired up already
+            wanted |= {f.relative_to(REPO_ROOT): f.read_bytes() for f in _files(root)}
+    for rel, data in wanted.items():
+        _write_if_changed(out / rel, data)
+    for stale in [p for p in out.rglob("*") if p.is_file() and p.relative_to(out) not in wanted]:
+        stale.unlink()  # a removed source file must not linger in the image
+    return out
+
+
+def build_all(build_dir: Path) -> None:
+    build_emr(build_dir / "emr")
+    build_export(build_dir / "export")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="build the cloud job artifacts into build/ (outside git)")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "build", help="artifacts folder (default: build/)")
-    ap.add_argument("--no-deps", action="store_true", help="skip the export function's binary wheels")
     args = ap.parse_args(argv)
     try:
-        print(build_emr(args.out / "emr"))
-        print(build_lambda(args.out / "lambda", deps=not args.no_deps))
+        build_all(args.out)
     except LakeError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    print(f"{args.out / 'emr'}\n{args.out / 'export'}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """The jobs in the cloud: the Spark transforms on EMR Serverless, their schedules on EventBridge
 Scheduler (from `orchestration/schedules.yml`), and the segment-export function on Lambda.
 
-The Spark job is `transforms/run.py` as `spark-submit` runs it anywhere else, from the artifact
-`make cloud-artifacts` builds (`build/emr/`); it runs as the `transforms` role. EMR Serverless has no
-stored job definition: a job is the StartJobRun request, written here once (`job_run`) and used by the
-schedule and by the `StartTransforms` output for a run by hand.
+The Spark job is `transforms/run.py` as `spark-submit` runs it anywhere else, from the artifact in
+`build/emr/` (`infra.cloud.artifacts`, rebuilt at every synthesis); it runs as the `transforms` role.
+EMR Serverless has no stored job definition: a job is the StartJobRun request, written here once
+(`job_run`) and used by the schedule and by the `StartTransforms` output for a run by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_emrserverless as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -171,13 +172,15 @@ class Jobs(Construct):
                                   retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN)
         exports_role.add_to_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{log_group.log_group_arn}:*"]))
-        self.export_function = lambda_.Function(
+        # An image, not a zip: DuckDB, pyarrow and numpy together exceed a zip function's 250 MB. Synthesis
+        # only stages the build context; `cdk deploy` builds and pushes the image (Docker on the deployer).
+        self.export_function = lambda_.DockerImageFunction(
             self, "Export",
             function_name=f"{config.prefix}export",
             description="Segment export for a campaign (lake export), as the exports principal",
-            runtime=lambda_.Runtime.PYTHON_3_11,
-            handler=EXPORT_HANDLER,
-            code=lambda_.Code.from_asset(_artifact(config.build_dir, "lambda")),
+            code=lambda_.DockerImageCode.from_image_asset(
+                _artifact(config.build_dir, "export"), cmd=[EXPORT_HANDLER], platform=ecr_assets.Platform.LINUX_AMD64),
+            architecture=lambda_.Architecture.X86_64,
             role=exports_role,
             memory_size=3008,  # DuckDB on a 1M-member segment: memory buys CPU on Lambda
             timeout=Duration.minutes(5),

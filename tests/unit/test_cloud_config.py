@@ -78,7 +78,17 @@ def test_emr_artifact_runs_the_transforms_from_the_unpacked_archive(tmp_path: Pa
     assert all(line.startswith(str(unpacked)) for line in lines), lines
 
 
-def test_lambda_dependencies_are_the_locked_versions() -> None:
-    reqs = dict(r.split("==") for r in artifacts.lambda_requirements())
+def test_image_dependencies_are_the_locked_versions(tmp_path: Path) -> None:
     lock = dict(line.split("==") for line in Path("requirements.lock").read_text().split() if "==" in line)
-    assert reqs["duckdb"] == lock["duckdb"] == "1.5.5" and reqs["pyarrow"] == lock["pyarrow"]
+    out = artifacts.build_emr(tmp_path / "emr")
+    image = dict(r.split("==") for r in (out / "image" / "requirements.txt").read_text().split())
+    assert image["pyarrow"] == lock["pyarrow"] == "26.0.1" and image["numpy"] == lock["numpy"]
+    assert "FROM ${BASE}" in (out / "image" / "Dockerfile").read_text()
+
+
+def test_export_context_drops_removed_sources(tmp_path: Path) -> None:
+    out = artifacts.build_export(tmp_path / "export")
+    stale = out / "lake" / "gone.py"
+    stale.write_text("x = 1\n")
+    artifacts.build_export(out)
+    assert not stale.exists() and (out / "lake" / "storage.py").exists()

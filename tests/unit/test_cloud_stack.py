@@ -32,13 +32,10 @@ def synthesised(tmp_path_factory: pytest.TempPathFactory):
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
-    from infra.cloud import artifacts
     from infra.cloud.app import build
     from infra.cloud.config import CloudConfig
 
-    build_dir = tmp_path_factory.mktemp("build")
-    artifacts.build_emr(build_dir / "emr")
-    artifacts.build_lambda(build_dir / "lambda", deps=False)  # the wheels are a download: not at test time
+    build_dir = tmp_path_factory.mktemp("build")  # synthesis builds the job artifacts here
     config = CloudConfig(account=iam_eval.ACCOUNT, region=iam_eval.REGION, prefix=PREFIX, build_dir=build_dir)
     app = App()
     stack = build(app, config)
@@ -238,12 +235,15 @@ def test_transforms_run_on_emr_serverless_as_the_transforms_role(synthesised) ->
 
 
 def test_export_entry_point_runs_as_the_exports_role(synthesised) -> None:
-    _, _, tpl = synthesised
+    stack, _, tpl = synthesised
     fn = next(iter(_resources(tpl, "AWS::Lambda::Function").values()))["Properties"]
-    assert fn["Handler"] == "exports.lambda_handler.handler" and fn["Runtime"] == "python3.11"
+    assert fn["PackageType"] == "Image" and fn["ImageConfig"]["Command"] == ["exports.lambda_handler.handler"]
     roles = {lid: r["Properties"]["RoleName"] for lid, r in _resources(tpl, "AWS::IAM::Role").items()}
     assert roles[fn["Role"]["Fn::GetAtt"][0]] == PREFIX + "exports"
     assert fn["Environment"]["Variables"]["LAKE_URI"] == f"s3://{PREFIX}"
+    context = stack.config.build_dir / "export"
+    assert "duckdb==1.5.5" in (context / "requirements.txt").read_text().split()
+    assert (context / "Dockerfile").exists() and (context / "lake" / "storage.py").exists()
 
 
 def test_catalog_declares_the_group_zone_tables(synthesised) -> None:
