@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install jars demo test test-fast lint bench notebooks clean
+.PHONY: install jars cdk cloud-artifacts cloud-synth demo test test-fast lint bench notebooks clean
 
 install: $(STAMP)
 
@@ -16,6 +16,23 @@ install: $(STAMP)
 # ~/.cache/group-lake (outside git). Only S3 lakes need it; the tests run Spark on SeaweedFS.
 jars: $(STAMP)
 	$(BIN)/python -m transforms.jars > /dev/null
+
+# The AWS CDK CLI (`cdk synth`, `cdk deploy`), pinned in infra/cloud/package-lock.json, into
+# infra/cloud/node_modules (outside git). The tests run `cdk synth` with it, offline.
+CDK_STAMP := infra/cloud/node_modules/.installed
+cdk: $(CDK_STAMP)
+
+$(CDK_STAMP): infra/cloud/package.json infra/cloud/package-lock.json
+	npm ci --prefix infra/cloud --no-audit --no-fund --loglevel=error
+	touch $(CDK_STAMP)
+
+# The cloud job artifacts into build/ (outside git): the EMR job archive, the export image's context.
+cloud-artifacts: $(STAMP)
+	$(BIN)/python -m infra.cloud.artifacts
+
+# The CloudFormation template into cdk.out/, offline (no AWS account needed).
+cloud-synth: $(STAMP)
+	$(BIN)/python -m infra.cloud synth
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +43,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/lake demo
 
-test: $(STAMP) jars
+test: $(STAMP) jars cdk
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -45,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .lake $(VENV)
+	rm -rf .lake $(VENV) build cdk.out infra/cloud/node_modules

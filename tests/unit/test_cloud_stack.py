@@ -299,3 +299,13 @@ def test_kms_key_source_encrypts_every_zone_and_lets_the_roles_use_the_key(synth
     assert kms_actions["analyst"] == {"kms:Decrypt"}  # reads only
     assert kms_actions["ingestion"] == {"kms:Decrypt", "kms:GenerateDataKey"}
     assert kms_actions["cvs"] == {"kms:Decrypt", "kms:GenerateDataKey"}  # drops files into its landing zone
+
+
+def test_synth_command_refuses_bad_settings_with_a_fix(synthesised, tmp_path, capsys) -> None:
+    from infra.cloud.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--out", str(tmp_path), "-c", "key=vault"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert "key source 'vault'" in err and "-c key=kms" in err and "Traceback" not in err
