@@ -13,6 +13,7 @@ import json
 import pytest
 import yaml
 
+import infra.cloud  # noqa: F401  (before aws_cdk starts Node.js: it quiets jsii's Node version banner)
 from infra import access
 from lake import layout
 from lake.config import REPO_ROOT, SHARING_RULES
