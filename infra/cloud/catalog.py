@@ -46,9 +46,10 @@ def projection(partitions: dict[str, str], companies: list[str], location: str) 
         if name == "company":
             params |= {f"projection.{name}.type": "enum", f"projection.{name}.values": ",".join(companies)}
         elif kind == "date":
+            unit = "MONTHS" if name == "month" else "DAYS"  # money_monthly: first days of months only
             params |= {f"projection.{name}.type": "date", f"projection.{name}.format": "yyyy-MM-dd",
                        f"projection.{name}.range": f"{FIRST_DATE},NOW", f"projection.{name}.interval": "1",
-                       f"projection.{name}.interval.unit": "DAYS"}
+                       f"projection.{name}.interval.unit": unit}
         else:
             raise LakeError(f"no partition projection for column {name!r} ({kind})",
                             "partition group tables by company or by a date")
