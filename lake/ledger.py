@@ -3,7 +3,8 @@
 A ledger is a prefix in a zone holding one object per record, `<prefix>/<seq>.json` with a 12-digit
 sequence number. Each record carries the hash of the record before it, so removing, altering or
 reordering any record breaks the chain at a place `verify` names. Records are created, never rewritten:
-`append` refuses to replace an existing object. Writers of one ledger are serialised by the stage lock
+`append` creates each object with an exclusive put (`Lake.create_bytes`), which the store refuses if the
+name is taken. Writers of one ledger are serialised by the stage lock
 of the job that owns it; the chain makes a lost race visible instead of silent.
 
 What the chain cannot see by itself is the removal of the newest records (the chain is still intact up
@@ -50,8 +51,10 @@ class Ledger:
     def _names(self) -> list[tuple[int, str]]:
         out = []
         for rel in self.lake.list_files(self.zone, self.prefix):
-            stem = rel.rsplit("/", 1)[-1].removesuffix(".json")
-            if rel.endswith(".json") and stem.isdigit() and len(stem) == SEQ_DIGITS:
+            parent, _, name = rel.rpartition("/")
+            stem = name.removesuffix(".json")
+            # only the ledger's own records: not files in sub-folders, not temporaries
+            if parent == self.prefix and name.endswith(".json") and stem.isdigit() and len(stem) == SEQ_DIGITS:
                 out.append((int(stem), rel))
         return sorted(out)
 
@@ -75,10 +78,11 @@ class Ledger:
         full = {**record, "seq": head.seq + 1, "prev_hash": head.hash}
         full["hash"] = record_hash(full)
         rel = self._rel(head.seq + 1)
-        if self.lake.exists(self.zone, rel):
+        try:
+            self.lake.create_bytes(self.zone, rel, json.dumps(full, sort_keys=True, default=str).encode())
+        except FileExistsError as e:
             self._head = None  # someone else appended: re-read before the caller retries
-            raise FileExistsError(f"{self.lake.uri(self.zone, rel)} already exists: another writer appended")
-        self.lake.write_bytes(self.zone, rel, json.dumps(full, sort_keys=True, default=str).encode())
+            raise FileExistsError(f"{self.lake.uri(self.zone, rel)} already exists: another writer appended") from e
         self._head = Head(full["seq"], full["hash"])
         return full
 

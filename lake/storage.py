@@ -149,6 +149,50 @@ class Lake:
         with self.open_output(zone, rel) as out:
             out.write(data)
 
+    def create_bytes(self, zone: str, rel: str, data: bytes) -> None:
+        """Write a file that must not exist yet; FileExistsError if it does (append-only records).
+
+        Locally the file is linked into place, which fails if the name is taken. On S3 the put carries
+        `If-None-Match: *`, so the store itself refuses to replace an existing key (and on AWS the
+        append-only grants of `infra.access` allow only such puts).
+        """
+        if not self.is_s3:
+            final = Path(self.path(zone, rel))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+            try:
+                tmp.write_bytes(data)
+                os.link(tmp, final)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return
+        from botocore.exceptions import ClientError
+
+        bucket, _, key = self.path(zone, rel).partition("/")
+        try:
+            self._boto3().put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise FileExistsError(f"{self.uri(zone, rel)} already exists") from e
+            raise
+
+    def _boto3(self):
+        """A boto3 S3 client for this lake's store (static keys if set, else the standard credential chain)."""
+        if getattr(self, "_client", None) is None:
+            import boto3
+            from botocore.config import Config
+
+            s3 = self.cfg.s3
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=s3.endpoint,
+                aws_access_key_id=s3.access_key,
+                aws_secret_access_key=s3.secret_key,
+                region_name=s3.region,
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10, "mode": "standard"}),
+            )
+        return self._client
+
     def move(self, zone: str, src: str, dst_zone: str, dst: str) -> None:
         """Rename locally (atomic); copy then delete on S3."""
         if not self.is_s3:

@@ -80,3 +80,18 @@ def test_append_never_overwrites(ledger: Ledger):
     assert ledger.verify() == []
     with pytest.raises(ValueError, match="may not set"):
         ledger.append({"seq": 3})
+
+
+def test_create_bytes_is_exclusive_locally(tmp_path: Path):
+    lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
+    lake.create_bytes("ops", "a/b.json", b"1")
+    with pytest.raises(FileExistsError):
+        lake.create_bytes("ops", "a/b.json", b"2")
+    assert lake.read_bytes("ops", "a/b.json") == b"1"
+    assert [p.name for p in (tmp_path / "lake" / "ops" / "a").iterdir()] == ["b.json"]  # no temporary left
+
+
+def test_records_in_sub_folders_are_not_the_ledgers(ledger: Ledger):
+    Ledger(ledger.lake, ledger.zone, f"{ledger.prefix}/other").append({"event": "elsewhere"})
+    assert [r["n"] for r in ledger.records()] == [0, 1, 2, 3, 4]
+    assert ledger.verify() == []
