@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from lake import runlog
 from lake.config import REPO_ROOT, state_dir
 from lake.duck import httpfs_extension_file
 from lake.errors import LakeError
-from lake.layout import GROUP, MARTS
+from lake.layout import GROUP, MARTS, OPS, OPS_TABLES
 from lake.storage import Lake
 
 PROJECT_DIR = REPO_ROOT / "models"
@@ -56,6 +57,8 @@ def dbt_vars(lake: Lake, extra: dict | None = None) -> dict:
 
     rules = load_rules()
     out = {"min_cell_k": rules.aggregate_cell_k, "marts_uri": lake.uri(MARTS)}
+    # the ops tables (run log, manifests, deployments) the annotations mart reads: models/macros/ops_source.sql
+    out.update({"ops_uri": lake.uri(OPS), "ops_tables": dict(OPS_TABLES)})
     out.update(extra or {})
     return out
 
@@ -119,7 +122,20 @@ def _invoke(lake: Lake, args: list[str]) -> tuple[object, float]:
 
 
 def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = None) -> BuildResult:
-    """`dbt build` (models, data tests, unit tests) of the marts; `select` is a dbt selector."""
+    """`dbt build` (models, data tests, unit tests) of the marts; `select` is a dbt selector. Recorded in the run
+    log (stage `build`)."""
+    with runlog.recorded(lake, "build") as run:
+        result = _build(lake, select, extra_vars)
+        run.rows_out = result.counts.get("success", 0)  # models built
+        run.rows_rejected = len(result.failures)
+        run.detail = {"counts": result.counts, "select": select}
+        if not result.success:
+            run.status = "failed"
+            run.message = "; ".join(result.failures[:3])[:500]
+    return result
+
+
+def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResult:
     _check_group_zone(lake)
     lake.ensure_zones([MARTS])
     args = ["build", "--vars", json.dumps(dbt_vars(lake, extra_vars))]

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dashboards.cli import alerts, dashboards
 from lake.errors import LakeError
 from lake.notebooks import notebooks
 from lake.s3cli import s3
@@ -65,11 +66,14 @@ def main() -> None:
       lake ingest               land new extracts: raw zone, quarantine, manifests
       lake status               what has landed, per company and feed
       lake s3 up                run the lake on a local S3 server (see `lake s3 --help`)
+      lake dashboards up        KPI and operations dashboards (see `lake dashboards --help`)
     """
 
 
 main.add_command(s3)
 main.add_command(notebooks)
+main.add_command(dashboards)
+main.add_command(alerts)
 
 
 def _open(lake_uri: str | None):

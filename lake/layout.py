@@ -113,3 +113,24 @@ RUNS = "runs"
 def run_record(stage: str, started: str, run_id: str) -> str:
     """One run of one stage: `runs/stage=<stage>/date=<YYYY-MM-DD>/<run id>.parquet` (`started` is ISO UTC)."""
     return f"{RUNS}/stage={stage}/date={started[:10]}/{run_id}.parquet"
+
+
+# --- dashboards and alerts ----------------------------------------------------------------------
+
+DEPLOYMENTS = "deployments"
+
+
+def deployment_record(deployed_at: str, deployment_id: str) -> str:
+    """One deployment (`lake dashboards annotate`): `deployments/date=<YYYY-MM-DD>/<id>.parquet`."""
+    return f"{DEPLOYMENTS}/date={deployed_at[:10]}/{deployment_id}.parquet"
+
+
+# The ops tables the dashboards and the annotations mart read, by name (dbt gets this map as the var `ops_tables`).
+OPS_TABLES = {"runs": RUNS, "manifests": MANIFESTS, "deployments": DEPLOYMENTS}
+
+ALERTS_SENT = "alerts/sent"
+
+
+def alert_sent(event_id: str) -> str:
+    """The record that an alert's event was posted (so each event is posted once)."""
+    return f"{ALERTS_SENT}/{event_id}.json"
