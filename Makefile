@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Apache Superset has its own environment: its pins (SQLAlchemy 1.4, pandas 2.1, numpy 1.26) conflict with ours.
+SUPERSET_VENV  := .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install jars cdk cloud-artifacts cloud-synth demo test test-fast lint bench notebooks clean
+.PHONY: install jars dashboards browser cdk cloud-artifacts cloud-synth demo test test-fast lint bench notebooks clean
 
 install: $(STAMP)
 
@@ -40,10 +43,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Superset for `lake dashboards` (the lock file is complete: no resolver run, a few minutes the first time).
+dashboards: $(SUPERSET_STAMP)
+
+$(SUPERSET_STAMP): dashboards/requirements-superset.lock
+	$(PYTHON) -m venv $(SUPERSET_VENV)
+	$(SUPERSET_VENV)/bin/pip install --quiet --no-deps -r dashboards/requirements-superset.lock
+	touch $(SUPERSET_STAMP)
+
+# Headless Chromium and its driver from Debian, for the tests that open the dashboards as a person would.
+browser:
+	@test -x /usr/bin/chromedriver || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends -o DPkg::Lock::Timeout=600 chromium chromium-driver; }
+
+demo: $(STAMP) dashboards
 	$(BIN)/lake demo
 
-test: $(STAMP) jars cdk
+test: $(STAMP) jars dashboards browser cdk
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -62,4 +78,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .lake $(VENV) build cdk.out infra/cloud/node_modules
+	rm -rf .lake $(VENV) $(SUPERSET_VENV) build cdk.out infra/cloud/node_modules

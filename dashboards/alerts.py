@@ -114,12 +114,12 @@ def post(webhook: str, text: str, timeout: float = 10.0) -> None:
 
 
 def run_alerts(lake: Lake, webhook: str | None, dry_run: bool = False,
-               rules: dict[str, dict[str, Any]] | None = None) -> AlertRun:
+               rules: dict[str, dict[str, Any]] | None = None, datasets: dict | None = None) -> AlertRun:
     """Evaluate, post what is new, remember what was posted. Recorded in the run log (stage `alerts`)."""
     rules = rules if rules is not None else load_rules()
     result = AlertRun()
     with runlog.recorded(lake, "alerts") as run:
-        con = views.connect(lake)
+        con = views.connect(lake, datasets)
         try:
             result.events = evaluate(con, rules)
         finally:

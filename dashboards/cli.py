@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import sys
 
 import click
 from rich.console import Console
@@ -17,7 +18,7 @@ from rich.table import Table
 from lake.errors import LakeError
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 132)  # piped: wide, unwrapped (passwords, URLs)
 
 LAKE_OPTION = click.option("--lake", "lake_uri", envvar="LAKE_URI", default=None, metavar="URI",
                            help="Lake location: a folder (default ./.lake) or s3://. Env: LAKE_URI.")

@@ -53,11 +53,14 @@ def superset_bin(name: str = "superset") -> Path:
     return path
 
 
+# Bump when a change of superset_config.py changes what `superset init` writes (roles, permissions).
+TEMPLATE_VERSION = 1
+
+
 def _environment_key() -> str:
-    """Changes when Superset's pins or its configuration change (then the metadata template is rebuilt)."""
-    h = hashlib.sha256()
-    for f in (LOCK_FILE, CONFIG_FILE):
-        h.update(f.read_bytes())
+    """Changes when Superset's pins change (then the metadata template is rebuilt)."""
+    h = hashlib.sha256(LOCK_FILE.read_bytes())
+    h.update(str(TEMPLATE_VERSION).encode())
     return h.hexdigest()[:16]
 
 

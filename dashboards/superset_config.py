@@ -97,7 +97,7 @@ _LOCKING = threading.Lock()
 
 
 def _lock_down_lake_views(dbapi_connection, connection_record) -> None:
-    """On every new connection to the lake's views file: read only the folders it lists, then lock the settings.
+    """On every new connection to the lake's views file: read only the files and folders it lists, then lock.
 
     The file (dashboards/views.py) is opened read-only; this also stops SQL Lab and chart queries from reading any
     other file (raw zones, the group zone, the host), as the analyst connection does. Settings belong to DuckDB's
@@ -108,22 +108,44 @@ def _lock_down_lake_views(dbapi_connection, connection_record) -> None:
         return
     con = dbapi_connection
     try:
-        folders = [r[0] for r in con.execute("SELECT folder FROM _lake_access").fetchall()]
+        access = con.execute("SELECT kind, path FROM _lake_access").fetchall()
     except Exception:  # not the lake's views file: leave it alone
         return
 
     def setting(name: str) -> bool:
         return bool(con.execute(f"SELECT current_setting('{name}')").fetchone()[0])
 
+    def listed(kind: str) -> str:
+        return ", ".join("'" + p.replace("'", "''") + "'" for k, p in access if k == kind)
+
     with _LOCKING:
         if not setting("lock_configuration"):
-            if setting("enable_external_access"):  # else a failed attempt got this far: the folders are set
-                quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in folders)
-                con.execute(f"SET allowed_directories = [{quoted}]")
+            if setting("enable_external_access"):  # else a failed attempt got this far: the paths are set
+                con.execute(f"SET allowed_paths = [{listed('file')}]")
+                con.execute(f"SET allowed_directories = [{listed('folder')}]")
                 con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
     if setting("enable_external_access"):
         raise ConfigError("a connection to the lake's views was locked with file access enabled")
+
+
+def SQL_QUERY_MUTATOR(sql: str, **kwargs) -> str:
+    """On DuckDB, run queries only: Superset's own check lets `COPY ... TO`, `ATTACH` and `SET` through as if they
+    were reads, and they would write files next to the marts. Charts and SQL Lab both pass through here."""
+    database = kwargs.get("database")
+    if database is None or getattr(database, "backend", "") != "duckdb":
+        return sql
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as e:
+        raise ValueError(f"only queries run on the lake's marts; this one does not parse: {e}") from e
+    for statement in statements:
+        if not isinstance(statement, exp.Query | exp.Describe):
+            raise ValueError(f"only queries run on the lake's marts (read-only), not {statement.key.upper()}")
+    return sql
 
 
 def _listen() -> None:

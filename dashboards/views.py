@@ -3,9 +3,9 @@
 Superset opens a small DuckDB file holding just these views, read-only; the data stays in the marts' and the ops
 zone's Parquet, which `lake build` and every stage rewrite atomically. So a build never meets a lock held by the
 dashboards, and each chart query reads what the last build published. Mart views drop suppressed cells (rows
-flagged below k), so no cell below k can reach a dashboard. The file also lists the folders its views read; the
-Superset side (`superset_config.py`) limits DuckDB's file access to them and locks the configuration, as the
-analyst connection does.
+flagged below k), so no cell below k can reach a dashboard. The file also lists the mart files and ops folders
+its views read; the Superset side (`superset_config.py`) limits DuckDB's file access to exactly those and locks
+the configuration, as the analyst connection does (member-grain marts such as dim_members stay out of reach).
 
 `connect(lake)` gives the same views in memory, for the alerts and the tests.
 """
@@ -29,7 +29,7 @@ from lake.errors import LakeError
 from lake.storage import Lake
 
 DATASETS_FILE = REPO_ROOT / "dashboards" / "datasets.yml"
-ACCESS_TABLE = "_lake_access"  # folders the views read (superset_config.py allows exactly these)
+ACCESS_TABLE = "_lake_access"  # what the views read (superset_config.py allows exactly that)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -121,7 +121,8 @@ def _sql_str(value: str) -> str:
 
 
 def source_relations(lake: Lake) -> tuple[dict[str, str], list[str]]:
-    """SQL for each ops source (all its Parquet files, or an empty relation) and the folders they read."""
+    """SQL for each ops source (all its Parquet files, or an empty relation) and the folders they read (a stage
+    adds files there: the folder, not today's files, is what the views may read)."""
     relations: dict[str, str] = {}
     folders: list[str] = []
     for name, (prefix, schema) in _ops_sources().items():
@@ -157,8 +158,25 @@ def _check_marts(lake: Lake, datasets: dict[str, Dataset]) -> None:
         )
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, datasets: dict[str, Dataset]) -> list[str]:
-    """Create every dataset's view on `con`; returns the folders they read."""
+@dataclass(frozen=True)
+class Access:
+    """What the views read: the mart files they name (no other mart: some are member-grain) and the ops folders."""
+
+    files: tuple[str, ...]
+    folders: tuple[str, ...]
+
+    def settings(self) -> list[str]:
+        """DuckDB statements that allow exactly this, then forbid all other file access and lock the settings."""
+        return [
+            f"SET allowed_paths = [{', '.join(_sql_str(f) for f in self.files)}]",
+            f"SET allowed_directories = [{', '.join(_sql_str(f) for f in self.folders)}]",
+            "SET enable_external_access = false",
+            "SET lock_configuration = true",
+        ]
+
+
+def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, datasets: dict[str, Dataset]) -> Access:
+    """Create every dataset's view on `con`; returns what they read."""
     _check_marts(lake, datasets)
     sources, folders = source_relations(lake)
     for ds in datasets.values():
@@ -169,34 +187,37 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, datasets: dict[str,
                 f"dashboards dataset {ds.name!r} ({DATASETS_FILE.name}) does not fit the lake: {e}",
                 "fix its definition, or rebuild the mart it reads (`lake build`)",
             ) from e
-    return [lake.uri(layout.MARTS) + "/", *folders]
+    files = sorted({lake.uri(layout.MARTS, f"{d.mart}.parquet") for d in datasets.values() if d.mart})
+    return Access(tuple(files), tuple(folders))
 
 
-def write_views_file(lake: Lake, path: Path, datasets: dict[str, Dataset] | None = None) -> list[str]:
-    """Write the views into a new DuckDB file and swap it in atomically (Superset may be reading the old one)."""
+def write_views_file(lake: Lake, path: Path, datasets: dict[str, Dataset] | None = None) -> Access:
+    """Write the views into a new DuckDB file and swap it in atomically (Superset may be reading the old one).
+
+    The file lists what its views read (table `_lake_access`: kind `file` or `folder`, and the path), for the
+    Superset side to allow exactly that."""
     datasets = datasets if datasets is not None else load_datasets()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     con = duck.connect(lake, str(tmp))
     try:
-        folders = create_views(con, lake, datasets)
-        con.execute(f"CREATE TABLE {ACCESS_TABLE} (folder VARCHAR)")
-        con.executemany(f"INSERT INTO {ACCESS_TABLE} VALUES (?)", [[f] for f in folders])
+        access = create_views(con, lake, datasets)
+        con.execute(f"CREATE TABLE {ACCESS_TABLE} (kind VARCHAR, path VARCHAR)")
+        rows = [["file", f] for f in access.files] + [["folder", f] for f in access.folders]
+        con.executemany(f"INSERT INTO {ACCESS_TABLE} VALUES (?, ?)", rows)
         con.execute("CHECKPOINT")
     finally:
         con.close()
     os.replace(tmp, path)
     Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return folders
+    return access
 
 
 def connect(lake: Lake, datasets: dict[str, Dataset] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the dashboards' views, limited to the folders they read and locked."""
     datasets = datasets if datasets is not None else load_datasets()
     con = duck.connect(lake)
-    folders = create_views(con, lake, datasets)
-    con.execute(f"SET allowed_directories = [{', '.join(_sql_str(f) for f in folders)}]")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+    for statement in create_views(con, lake, datasets).settings():
+        con.execute(statement)
     return con

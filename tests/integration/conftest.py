@@ -42,6 +42,18 @@ def s3_lake(seaweed: SeaweedServer) -> Callable[..., Lake]:
     return make
 
 
+@pytest.fixture(scope="session")
+def dashboards_env(tmp_path_factory: pytest.TempPathFactory):
+    """Superset on a free port serving a small built lake, provisioned, one account per role; stopped at the end."""
+    from tests.integration.dashboards_fixture import start_dashboards
+
+    env = start_dashboards(tmp_path_factory.mktemp("dashboards"))
+    try:
+        yield env
+    finally:
+        env.server.stop(timeout=10)
+
+
 def _companies() -> list[str]:
     from expectations.rules import load_rules
 
