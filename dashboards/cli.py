@@ -69,6 +69,11 @@ def dashboards() -> None:
 def up(lake_uri: str | None, port: int | None, timeout: float) -> None:
     """Start Superset serving the lake's marts (read-only) and its ops zone; the first start takes a minute or two."""
     lake = _lake(lake_uri)
+    if lake.is_s3:
+        raise LakeError(
+            f"the dashboards serve a lake in a local folder; {lake.cfg.uri} is on S3",
+            "not built yet: Superset's DuckDB would need httpfs and the analyst's S3 credentials (see README)",
+        )
     server = _server()
     with console.status("starting Superset (the first time, its metadata database is created: a minute or two)"):
         started = server.start(lake.cfg.uri, port, timeout)
@@ -115,12 +120,21 @@ def status() -> None:
         t.add_column(col)
     for d in sorted(boards, key=lambda b: b["dashboard_title"]):
         charts = client.get(f"/api/v1/dashboard/{d['id']}/charts")["result"]
-        roles = ", ".join(sorted(r["name"] for r in d.get("roles") or [])) or "(dataset permissions)"
+        roles = _roles_summary([r["name"] for r in d.get("roles") or []])
         t.add_row(d["dashboard_title"], d.get("slug") or "", roles, str(len(charts)),
                   f"{server.url}/superset/dashboard/{d.get('slug') or d['id']}/")
     out.print(t)
     if not boards:
         out.print("no dashboards yet: `lake dashboards provision`")
+
+
+def _roles_summary(names: list[str]) -> str:
+    """Roles of a dashboard, the company stewards counted rather than listed."""
+    stewards = [n for n in names if n.endswith("-data-steward")]
+    shown = sorted(n for n in names if n not in stewards)
+    if stewards:
+        shown.append(f"{len(stewards)} company stewards")
+    return ", ".join(shown) or "(dataset permissions)"
 
 
 @dashboards.command()

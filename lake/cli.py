@@ -362,7 +362,7 @@ def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: flo
 
     out.print(headline(lake))
     out.print(f"[bold green]demo finished[/] in {time.time() - t0:.0f}s; "
-              "try `lake sql`, `lake status` or the notebooks in notebooks/")
+              "try `lake sql`, `lake status`, `lake dashboards up` or the notebooks in notebooks/")
 
 
 def _progress(bytes_: bool = False) -> Progress:
