@@ -3,7 +3,8 @@
 The target follows the lake: `local` reads the group zone folder, `s3` reads it through httpfs (installed
 offline from the duckdb-extension-httpfs wheel). Marts are built into `<lake>/marts/marts.duckdb` locally (on
 S3 into a DuckDB file in the state folder) and exported as Parquet to the marts zone. The minimum cell size
-k comes from expectations/sharing_rules.yml, passed to dbt as the var `min_cell_k`.
+k comes from expectations/sharing_rules.yml, passed to dbt as the var `min_cell_k`; campaigns registered by segment
+exports are read from the ops zone (the var `exports_registry_uri`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lake import runlog
+from lake import layout, runlog
 from lake.config import REPO_ROOT, state_dir
 from lake.duck import httpfs_extension_file
 from lake.errors import LakeError
@@ -59,6 +60,9 @@ def dbt_vars(lake: Lake, extra: dict | None = None) -> dict:
     out = {"min_cell_k": rules.aggregate_cell_k, "marts_uri": lake.uri(MARTS)}
     # the ops tables (run log, manifests, deployments) the annotations mart reads: models/macros/ops_source.sql
     out.update({"ops_uri": lake.uri(OPS), "ops_tables": dict(OPS_TABLES)})
+    # campaigns registered by segment exports: read only once there is one (a glob matching nothing fails)
+    registered = lake.list_files(OPS, f"{layout.EXPORT_REGISTRY}/campaigns")
+    out["exports_registry_uri"] = lake.uri(OPS, layout.EXPORT_REGISTRY) if registered else ""
     out.update(extra or {})
     return out
 

@@ -4,11 +4,11 @@
 -- Members who already bought at B are not at risk. Bounded by the as-of date: campaigns that start later and
 -- purchases after it are not seen.
 with assignments as (
-    select * from {{ ref('stg_group__campaign_assignments') }}
+    select * from {{ ref('int_campaign_assignments') }}
 ),
 
 campaigns as (
-    select * from {{ ref('stg_group__campaigns') }}
+    select * from {{ ref('int_campaigns') }}
     where starts_on <= {{ as_of_date() }}
 ),
 

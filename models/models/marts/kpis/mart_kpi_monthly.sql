@@ -8,11 +8,11 @@ purchase_days as (
 ),
 
 campaigns as (
-    select * from {{ ref('stg_group__campaigns') }}
+    select * from {{ ref('int_campaigns') }}
 ),
 
 assignments as (
-    select * from {{ ref('stg_group__campaign_assignments') }}
+    select * from {{ ref('int_campaign_assignments') }}
     where assigned_group = 'treatment'
 ),
 
