@@ -14,6 +14,7 @@ DEFAULT_LAKE = ".lake"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARING_RULES = REPO_ROOT / "expectations" / "sharing_rules.yml"
 CONTRACTS_DIR = REPO_ROOT / "ingestion" / "contracts"
+SEGMENTS_DIR = REPO_ROOT / "exports" / "segments"
 
 
 def state_dir() -> Path:

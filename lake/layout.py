@@ -134,3 +134,35 @@ ALERTS_SENT = "alerts/sent"
 def alert_sent(event_id: str) -> str:
     """The record that an alert's event was posted (so each event is posted once)."""
     return f"{ALERTS_SENT}/{event_id}.json"
+
+
+# --- segment exports --------------------------------------------------------------------------
+
+def export_prefix(company: str) -> str:
+    """Everything exported for one requesting company: `exports/<company>/` (the company's identity reads only this)."""
+    return f"{company}/"
+
+
+def export_file(company: str, campaign_id: str, ext: str) -> str:
+    """One export's member file: `<company>/<campaign id>/<campaign id>.<csv|parquet>` in the exports zone."""
+    return f"{export_prefix(company)}{campaign_id}/{campaign_id}.{ext}"
+
+
+AUDIT = "audit"  # ops: append-only (hash-chained ledgers and what their records reference)
+EXPORT_AUDIT = f"{AUDIT}/exports"  # the export audit log, a lake.ledger
+
+
+def export_snapshot(sha256: str) -> str:
+    """Membership snapshot of an export attempt (gid, group), content-addressed, referenced by its audit record."""
+    return f"{AUDIT}/export-snapshots/{sha256}.parquet"
+
+
+EXPORT_REGISTRY = "exports"  # ops: campaigns registered by exports, read by dbt like hq's campaigns
+
+
+def registered_campaign(campaign_id: str) -> str:
+    return f"{EXPORT_REGISTRY}/campaigns/{campaign_id}.parquet"
+
+
+def registered_assignments(campaign_id: str) -> str:
+    return f"{EXPORT_REGISTRY}/campaign_assignments/{campaign_id}.parquet"

@@ -1,0 +1,55 @@
+"""The export audit log: one hash-chained record per export attempt, refusals included (DESIGN §7, §9).
+
+Records live in the ops zone as a `lake.ledger.Ledger` (`ops/audit/exports/<seq>.json`): append-only for the
+export job and tamper-evident (`verify` names a removed or altered record). Each record says who asked, when,
+for which company, purpose, segment and definition hash, what the rules said, the counts per group, the files
+written with their hashes, and the membership snapshot: a Parquet file of (gid, group) sorted by gid under
+`ops/audit/export-snapshots/<sha256>.parquet`, named by the hash of its bytes so the record pins its content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from exports import files
+from lake import layout
+from lake.ledger import Ledger
+from lake.storage import Lake
+
+
+def ledger(lake: Lake) -> Ledger:
+    return Ledger(lake, layout.OPS, layout.EXPORT_AUDIT)
+
+
+def write_snapshot(lake: Lake, members: pa.Table) -> dict[str, Any]:
+    """Store (gid, group) as Parquet named by its hash; return the reference the audit record keeps."""
+    data = files.parquet_bytes(members)
+    digest = files.sha256(data)
+    rel = layout.export_snapshot(digest)
+    if not lake.exists(layout.OPS, rel):  # content-addressed: the same membership is stored once
+        lake.write_bytes(layout.OPS, rel, data)
+    return {"uri": lake.uri(layout.OPS, rel), "sha256": digest, "rows": members.num_rows}
+
+
+def append(lake: Lake, record: dict[str, Any]) -> dict[str, Any]:
+    return ledger(lake).append(record)
+
+
+def records(lake: Lake) -> list[dict[str, Any]]:
+    return list(ledger(lake).records())
+
+
+def verify(lake: Lake) -> list[str]:
+    """Problems in the audit log (empty when intact): removed, altered or reordered records, altered snapshots."""
+    problems = ledger(lake).verify()
+    for rec in ledger(lake).records():
+        snap = rec.get("snapshot")
+        if snap:
+            rel = layout.export_snapshot(snap["sha256"])
+            if not lake.exists(layout.OPS, rel):
+                problems.append(f"record {rec.get('seq')}: snapshot {snap['uri']} is missing")
+            elif files.sha256(lake.read_bytes(layout.OPS, rel)) != snap["sha256"]:
+                problems.append(f"record {rec.get('seq')}: snapshot {snap['uri']} was altered")
+    return problems
