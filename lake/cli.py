@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from dashboards.cli import alerts, dashboards
+from exports.cli import campaign, export
 from lake.errors import LakeError
 from lake.notebooks import notebooks
 from lake.s3cli import s3
@@ -65,6 +66,7 @@ def main() -> None:
       lake generate             write synthetic company extracts into the landing zones
       lake ingest               land new extracts: raw zone, quarantine, manifests
       lake status               what has landed, per company and feed
+      lake export --list        segments for coupon campaigns (see `lake export --help`)
       lake s3 up                run the lake on a local S3 server (see `lake s3 --help`)
       lake dashboards up        KPI and operations dashboards (see `lake dashboards --help`)
     """
@@ -74,6 +76,8 @@ main.add_command(s3)
 main.add_command(notebooks)
 main.add_command(dashboards)
 main.add_command(alerts)
+main.add_command(export)
+main.add_command(campaign)
 
 
 def _open(lake_uri: str | None):
