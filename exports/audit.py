@@ -4,7 +4,7 @@ Records live in the ops zone as a `lake.ledger.Ledger` (`ops/audit/exports/<seq>
 export job and tamper-evident (`verify` names a removed or altered record). Each record says who asked, when,
 for which company, purpose, segment and definition hash, what the rules said, the counts per group, the files
 written with their hashes, and the membership snapshot: a Parquet file of (gid, group) sorted by gid under
-`ops/audit/export-snapshots/<sha256>.parquet`, named by the hash of its bytes so the record pins its content.
+`ops/audit/exports/snapshots/<sha256>.parquet`, named by the hash of its bytes so the record pins its content.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, segment: Segment) -> Evaluation:
     funnel += [(r.label, int(c)) for r, c in zip(segment.rules, counts[1:], strict=True)]
     extra = [c for c in segment.columns if c not in DEFAULT_COLUMNS]
     cols = ", ".join(["gid", *extra, "_consent"])
-    table = con.execute(f"select {cols} from _segment where {cumulative[-1]} order by gid").fetch_arrow_table()
+    table = con.execute(f"select {cols} from _segment where {cumulative[-1]} order by gid").to_arrow_table()
     con.execute("drop table _segment")
     return Evaluation(day, funnel, table.drop_columns(["_consent"]), table["_consent"].combine_chunks())
 

@@ -138,23 +138,23 @@ def alert_sent(event_id: str) -> str:
 
 # --- segment exports --------------------------------------------------------------------------
 
-def export_prefix(company: str) -> str:
+def exports_prefix(company: str) -> str:
     """Everything exported for one requesting company: `exports/<company>/` (the company's identity reads only this)."""
     return f"{company}/"
 
 
 def export_file(company: str, campaign_id: str, ext: str) -> str:
     """One export's member file: `<company>/<campaign id>/<campaign id>.<csv|parquet>` in the exports zone."""
-    return f"{export_prefix(company)}{campaign_id}/{campaign_id}.{ext}"
+    return f"{exports_prefix(company)}{campaign_id}/{campaign_id}.{ext}"
 
 
-AUDIT = "audit"  # ops: append-only (hash-chained ledgers and what their records reference)
-EXPORT_AUDIT = f"{AUDIT}/exports"  # the export audit log, a lake.ledger
+EXPORT_AUDIT = "audit/exports"  # the export audit log (a lake.ledger) and its snapshots: append-only for the jobs
 
 
 def export_snapshot(sha256: str) -> str:
-    """Membership snapshot of an export attempt (gid, group), content-addressed, referenced by its audit record."""
-    return f"{AUDIT}/export-snapshots/{sha256}.parquet"
+    """Membership snapshot of an export attempt (gid, group), content-addressed, referenced by its audit record;
+    inside the audit log's prefix, so the same append-only grant covers it (the ledger reads only `<seq>.json`)."""
+    return f"{EXPORT_AUDIT}/snapshots/{sha256}.parquet"
 
 
 EXPORT_REGISTRY = "exports"  # ops: campaigns registered by exports, read by dbt like hq's campaigns
