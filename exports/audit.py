@@ -3,15 +3,14 @@
 Records live in the ops zone as a `lake.ledger.Ledger` (`ops/audit/exports/<seq>.json`): append-only for the
 export job and tamper-evident (`verify` names a removed or altered record). Each record says who asked, when,
 for which company, purpose, segment and definition hash, what the rules said, the counts per group, the files
-written with their hashes, and the membership snapshot: a Parquet file of (gid, group) sorted by gid under
+written with their hashes, and the membership snapshot: a Parquet file of (gid, campaign_id, group) sorted by gid
+(for an allowed export, the export's own Parquet file) under
 `ops/audit/exports/snapshots/<sha256>.parquet`, named by the hash of its bytes so the record pins its content.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pyarrow as pa
 
 from exports import files
 from lake import layout
@@ -23,14 +22,13 @@ def ledger(lake: Lake) -> Ledger:
     return Ledger(lake, layout.OPS, layout.EXPORT_AUDIT)
 
 
-def write_snapshot(lake: Lake, members: pa.Table) -> dict[str, Any]:
-    """Store (gid, group) as Parquet named by its hash; return the reference the audit record keeps."""
-    data = files.parquet_bytes(members)
+def write_snapshot(lake: Lake, data: bytes, rows: int) -> dict[str, Any]:
+    """Store the members (Parquet bytes) named by their hash; return the reference the audit record keeps."""
     digest = files.sha256(data)
     rel = layout.export_snapshot(digest)
     if not lake.exists(layout.OPS, rel):  # content-addressed: the same membership is stored once
         lake.write_bytes(layout.OPS, rel, data)
-    return {"uri": lake.uri(layout.OPS, rel), "sha256": digest, "rows": members.num_rows}
+    return {"uri": lake.uri(layout.OPS, rel), "sha256": digest, "rows": rows}
 
 
 def append(lake: Lake, record: dict[str, Any]) -> dict[str, Any]:

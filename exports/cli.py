@@ -90,7 +90,7 @@ def export(segment: str | None, lake_uri: str | None, list_: bool, dry_run: bool
                         description=description, requested_by=requested_by)
     if dry_run:
         with console.status(f"evaluating segment {segment}"):
-            result, _ = plan(lake, req)
+            result = plan(lake, req).result
         _print_result(result, dry_run=True)
         return
     try:

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -27,7 +27,6 @@ from exports import rules as export_rules
 from exports.rules import Check, Request
 from exports.segments import DEFAULT_COLUMNS, Segment, load_segment, load_segments
 from lake import analyst, layout, runlog
-from lake.config import SEGMENTS_DIR
 from lake.errors import LakeError
 from lake.storage import Lake
 
@@ -191,12 +190,18 @@ def _check_campaign(con: duckdb.DuckDBPyConnection, lake: Lake, campaign_id: str
     return Check(CAMPAIGN_RULE, True, f"{campaign_id} is new")
 
 
+class Plan(NamedTuple):
+    result: ExportResult
+    table: pa.Table  # the rows the file would hold (columns as the segment asks)
+    snapshot: bytes  # Parquet of the members and arms (gid, campaign_id, group): the export's Parquet file when allowed
+
+
 def gate(table: pa.Table, consent: pa.Array, req: Request) -> list[Check]:
     """The marts → exports gate: every sharing rule on exactly what would be written."""
     return export_rules.check_export(table, consent, req, load_rules())
 
 
-def plan(lake: Lake, req: ExportRequest, segments_dir: Path = SEGMENTS_DIR) -> tuple[ExportResult, pa.Table]:
+def plan(lake: Lake, req: ExportRequest, segments_dir: Path | None = None) -> Plan:
     """Everything an export decides, without writing: the funnel, the split, every check, the rows."""
     segment = load_segment(req.segment, segments_dir)
     purpose = req.purpose or segment.purpose
@@ -217,8 +222,10 @@ def plan(lake: Lake, req: ExportRequest, segments_dir: Path = SEGMENTS_DIR) -> t
         table = export_table(ev.members, segment, campaign_id, arms)
         rule_req = Request(segment.name, req.company, purpose, segment.reads, segment.minimum_size, req.holdout)
         checks = gate(table, ev.consent, rule_req)
-        snapshot = pa.table({"gid": table["gid"], "group": arms})
-        checks.append(_check_campaign(con, lake, campaign_id, files.sha256(files.parquet_bytes(snapshot))))
+        # serialised once: the snapshot, the export's Parquet file and the registered assignments are these bytes
+        allowed = load_rules().export_columns
+        snapshot = files.parquet_bytes(table.select([c for c in table.column_names if c in allowed]))
+        checks.append(_check_campaign(con, lake, campaign_id, files.sha256(snapshot)))
     finally:
         con.close()
     result = ExportResult(
@@ -226,12 +233,12 @@ def plan(lake: Lake, req: ExportRequest, segments_dir: Path = SEGMENTS_DIR) -> t
         campaign_id=campaign_id, target_company=target, as_of=ev.as_of, starts_on=starts_on, ends_on=ends_on,
         holdout=req.holdout, funnel=ev.funnel, checks=checks, groups=export_rules.arm_counts(table),
     )
-    return result, table
+    return Plan(result, table, snapshot)
 
 
-def _write_files(lake: Lake, result: ExportResult, table: pa.Table) -> list[dict[str, Any]]:
+def _write_files(lake: Lake, result: ExportResult, table: pa.Table, parquet: bytes) -> list[dict[str, Any]]:
     out = []
-    for ext, data in (("parquet", files.parquet_bytes(table)), ("csv", files.csv_bytes(table))):
+    for ext, data in (("parquet", parquet), ("csv", files.csv_bytes(table))):
         rel = layout.export_file(result.company, result.campaign_id, ext)
         lake.write_bytes(layout.EXPORTS, rel, data)
         out.append({"uri": lake.uri(layout.EXPORTS, rel), "sha256": files.sha256(data), "bytes": len(data),
@@ -277,21 +284,19 @@ def _audit_record(result: ExportResult | None, req: ExportRequest, who: str, run
     }
 
 
-def export_segment(lake: Lake, req: ExportRequest, segments_dir: Path = SEGMENTS_DIR) -> ExportResult:
+def export_segment(lake: Lake, req: ExportRequest, segments_dir: Path | None = None) -> ExportResult:
     """Export a segment for a company's campaign, or refuse; either way one audit record and one run record."""
     who = _requested_by(req)
     result: ExportResult | None = None
     with runlog.recorded(lake, "export", company=req.company) as run:
         try:
-            result, table = plan(lake, req, segments_dir)
-            snapshot_members = pa.table({"gid": table["gid"], "group": table["group"]}) if "group" in \
-                table.column_names else table.select(["gid"])
-            result.snapshot = audit.write_snapshot(lake, snapshot_members)
-            if not result.refused:
+            result, table, snapshot = plan(lake, req, segments_dir)
+            result.snapshot = audit.write_snapshot(lake, snapshot, table.num_rows)
+            if not result.refused:  # then the table has exactly the snapshot's columns: the same Parquet bytes
                 unchanged = any(c.rule == CAMPAIGN_RULE and c.numbers.get("unchanged") for c in result.checks)
-                result.files = _write_files(lake, result, table)
+                result.files = _write_files(lake, result, table, snapshot)
                 if not unchanged:
-                    registry.register(lake, _campaign_row(result, req, who), table)
+                    registry.register(lake, _campaign_row(result, req, who), snapshot)
                 result.status = "unchanged" if unchanged else "exported"
             else:
                 result.status = "refused"
@@ -341,7 +346,7 @@ class SegmentSize:
     consented: int | None
 
 
-def list_segments(lake: Lake | None, segments_dir: Path = SEGMENTS_DIR) -> list[SegmentSize]:
+def list_segments(lake: Lake | None, segments_dir: Path | None = None) -> list[SegmentSize]:
     """Every segment with its current size (members matching every rule, and of those with consent)."""
     segments = load_segments(segments_dir)
     if lake is None:

@@ -29,7 +29,8 @@ def protect_formulas(table: pa.Table) -> pa.Table:
     for col in table.columns:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             risky = pc.fill_null(pc.match_substring_regex(col, FORMULA_START), False)
-            col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
+            if pc.any(risky).as_py():  # the usual case is none: keep the column as it is
+                col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
         cols.append(col)
     return pa.table(cols, names=table.column_names)
 

@@ -1,11 +1,11 @@
 """Campaigns registered by exports, in the ops zone, where dbt reads them beside hq's campaigns.
 
-One Parquet file per campaign (`ops/exports/campaigns/<id>.parquet`) and one with its members and arms
-(`ops/exports/campaign_assignments/<id>.parquet`), with the same columns as the group zone's `campaigns` and
-`campaign_assignments` plus what the export knows (segment, definition hash, holdout share, who and when). The
-marts union both origins (models/models/intermediate/campaigns), so the referral marts and the campaign report treat
-an exported campaign like one hq ran. Arms are `treatment` and `control` there, as in hq's feed; the export file
-calls the control arm `holdout`, the word campaign owners use.
+One Parquet file per campaign (`ops/exports/campaigns/<id>.parquet`: the group zone's `campaigns` columns plus what
+the export knows: segment, definition hash, holdout share, who and when) and its members and arms
+(`ops/exports/campaign_assignments/<id>.parquet`: the export's own Parquet file, byte for byte, so what the marts
+measure is what the company received). The marts union both origins (models/models/intermediate/campaigns), so the
+referral marts and the campaign report treat an exported campaign like one hq ran; staging maps the file's
+`holdout` arm to `control`, hq's word.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import datetime as dt
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from exports import files
-from exports.rules import HOLDOUT
 from lake import layout
 from lake.storage import Lake
 
@@ -38,7 +36,6 @@ CAMPAIGNS = pa.schema([
     ("exported_by", pa.string()),
     ("exported_at", pa.timestamp("us", tz="UTC")),
 ])
-ASSIGNMENTS = pa.schema([("campaign_id", pa.string()), ("gid", pa.string()), ("assigned_group", pa.string())])
 
 
 def registered(lake: Lake, campaign_id: str) -> dict[str, Any] | None:
@@ -54,15 +51,9 @@ def has_campaigns(lake: Lake) -> bool:
     return bool(lake.list_files(layout.OPS, f"{layout.EXPORT_REGISTRY}/campaigns"))
 
 
-def register(lake: Lake, campaign: dict[str, Any], members: pa.Table) -> None:
-    """Write the members first and the campaign last: a campaign file always has its members."""
-    arms = pc.if_else(pc.equal(members["group"], HOLDOUT), pa.scalar("control"), pa.scalar("treatment"))
-    n = members.num_rows
-    assignments = pa.table(
-        [pa.repeat(pa.scalar(campaign["campaign_id"], pa.string()), n), members["gid"], arms], schema=ASSIGNMENTS
-    )
-    rel = layout.registered_assignments(campaign["campaign_id"])
-    lake.write_bytes(layout.OPS, rel, files.parquet_bytes(assignments))
+def register(lake: Lake, campaign: dict[str, Any], export_parquet: bytes) -> None:
+    """Write the members (the export's Parquet file) first and the campaign last: a campaign always has members."""
+    lake.write_bytes(layout.OPS, layout.registered_assignments(campaign["campaign_id"]), export_parquet)
     row = {**campaign, "exported_at": campaign.get("exported_at") or dt.datetime.now(dt.UTC)}
     table = pa.Table.from_pylist([row], schema=CAMPAIGNS)
     lake.write_bytes(layout.OPS, layout.registered_campaign(campaign["campaign_id"]), files.parquet_bytes(table))

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from expectations.rules import SharingRules, load_rules
-from lake.config import SEGMENTS_DIR
+from lake.config import segments_dir
 from lake.errors import LakeError
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -348,6 +348,9 @@ def parse_segment(path: Path, rules: SharingRules | None = None) -> Segment:
     if minimum is not None and (not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1):
         raise LakeError(f"{_where(path)}: minimum_size must be a positive whole number", "for example 500")
     columns = tuple(str(c) for c in spec.get("columns") or DEFAULT_COLUMNS)
+    if "gid" not in columns or "group" not in columns or len(set(columns)) != len(columns):
+        raise LakeError(f"{_where(path)}: `columns` must list gid and group once each (the member and the arm)",
+                        f"for example {list(DEFAULT_COLUMNS)}")
     days = spec.get("campaign_days", DEFAULT_CAMPAIGN_DAYS)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
         raise LakeError(f"{_where(path)}: campaign_days must be 1..366", f"for example {DEFAULT_CAMPAIGN_DAYS}")
@@ -367,15 +370,16 @@ def parse_segment(path: Path, rules: SharingRules | None = None) -> Segment:
                    tuple(compiled), path, definition)
 
 
-def segment_files(directory: Path = SEGMENTS_DIR) -> list[Path]:
-    return sorted(p for p in directory.glob("*.yml") if not p.name.startswith("_"))
+def segment_files(directory: Path | None = None) -> list[Path]:
+    return sorted(p for p in (directory or segments_dir()).glob("*.yml") if not p.name.startswith("_"))
 
 
-def load_segments(directory: Path = SEGMENTS_DIR) -> list[Segment]:
+def load_segments(directory: Path | None = None) -> list[Segment]:
     return [parse_segment(p) for p in segment_files(directory)]
 
 
-def load_segment(name: str, directory: Path = SEGMENTS_DIR) -> Segment:
+def load_segment(name: str, directory: Path | None = None) -> Segment:
+    directory = directory or segments_dir()
     path = directory / f"{name}.yml"
     if not NAME.match(name) or not path.is_file():
         known = [p.stem for p in segment_files(directory)]

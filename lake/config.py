@@ -14,12 +14,16 @@ DEFAULT_LAKE = ".lake"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARING_RULES = REPO_ROOT / "expectations" / "sharing_rules.yml"
 CONTRACTS_DIR = REPO_ROOT / "ingestion" / "contracts"
-SEGMENTS_DIR = REPO_ROOT / "exports" / "segments"
 
 
 def state_dir() -> Path:
     """Per-checkout state outside the lake: the S3 server's data, pid files, logs."""
     return Path(os.environ.get("LAKE_STATE", REPO_ROOT / ".lake-state")).resolve()
+
+
+def segments_dir() -> Path:
+    """The segment definitions exports read (`exports/segments`; LAKE_SEGMENTS for another folder)."""
+    return Path(os.environ.get("LAKE_SEGMENTS", REPO_ROOT / "exports" / "segments")).resolve()
 
 
 def cache_dir() -> Path:

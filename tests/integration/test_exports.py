@@ -124,8 +124,8 @@ def test_same_definition_same_data_same_file_and_split(built) -> None:
     assert again.status == "unchanged"
     assert [f["sha256"] for f in again.files] == [f["sha256"] for f in first.files]
     # another campaign id: the same members, an independent split
-    _, table = plan(lake, ExportRequest("cvs_shoppers", company="cvs", campaign_id="CVS-ALL-3", holdout=0.2),
-                        segments)
+    table = plan(lake, ExportRequest("cvs_shoppers", company="cvs", campaign_id="CVS-ALL-3", holdout=0.2),
+                 segments).table
     a = pq.read_table(lake.path(layout.EXPORTS, layout.export_file("cvs", "CVS-ALL-2", "parquet")))
     assert table["gid"].equals(a["gid"]) and not table["group"].equals(a["group"])
     # re-using the id for other members is refused
@@ -169,7 +169,7 @@ def test_refusals_are_named_logged_and_write_nothing(built, segment, company, pu
 
 def test_consent_refusal_counts_the_members_without_consent(built) -> None:
     lake, _, segments = built
-    result, _ = plan(lake, ExportRequest("forgot_consent", company="cvs"), segments)
+    result = plan(lake, ExportRequest("forgot_consent", company="cvs"), segments).result
     (check,) = [c for c in result.refused if c.rule == "consent"]
     con = duckdb.connect()
     want = con.execute(
@@ -286,6 +286,29 @@ def test_campaign_report_of_hq_campaigns_and_the_cli(built) -> None:
     assert missing.exit_code == 1 and "no campaign 'NOPE'" in missing.output
 
 
+def test_lambda_handler_exports_refuses_and_explains(built, monkeypatch) -> None:
+    import json
+
+    from exports.lambda_handler import handler
+
+    lake, _, segments = built
+    monkeypatch.setenv("LAKE_SEGMENTS", str(segments))
+    ok = handler({"segment": "cvs_shoppers", "company": "cvs", "campaign_id": "LAMBDA-1", "holdout": 0.1,
+                  "lake": lake.cfg.uri}, None)
+    json.dumps(ok)
+    assert ok["status"] == "exported" and ok["groups"]["treatment"] > 0 and len(ok["files"]) == 2
+    assert registry.registered(lake, "LAMBDA-1")["exported_by"] == "lambda:export"
+    dry = handler({"segment": "cvs_shoppers", "company": "cvs", "campaign_id": "LAMBDA-2", "dry_run": True,
+                   "lake": lake.cfg.uri}, None)
+    assert dry["status"] == "dry_run" and registry.registered(lake, "LAMBDA-2") is None
+    refused = handler({"segment": "emoney_users", "company": "cvs", "lake": lake.cfg.uri}, None)
+    assert refused["status"] == "refused" and refused["refused_by"] == ["purpose_data"] and refused["fix"]
+    assert audit.records(lake)[-1]["outcome"] == "refused"
+    bad = handler({"segment": "cvs_shoppers", "company": "cvs", "holdout": "lots", "lake": lake.cfg.uri}, None)
+    assert bad["status"] == "error" and "holdout" in bad["error"]
+    assert handler({"segment": "x", "compnay": "cvs"}, None)["status"] == "error"
+
+
 def test_on_s3_each_company_reads_only_its_own_exports(built, seaweed) -> None:
     """The export job on the real S3 server with its own credentials; then every company's credentials try the file."""
     from botocore.exceptions import ClientError
@@ -319,7 +342,7 @@ def test_on_s3_each_company_reads_only_its_own_exports(built, seaweed) -> None:
     assert files.sha256(body) == result.files[1]["sha256"]
     # the same definition on the same data, on the local folder, gives the same bytes
     assert body == files.csv_bytes(plan(local, ExportRequest("cvs_shoppers", company="cvs", campaign_id="S3-CVS-1"),
-                                        segments)[1])
+                                        segments).table)
     listed = cvs.list_objects_v2(Bucket=layout.EXPORTS, Prefix="cvs/")
     assert {o["Key"] for o in listed["Contents"]} >= {key}
     assert code(lambda: gms.get_object(Bucket=layout.EXPORTS, Key=key)) == "AccessDenied"
