@@ -27,6 +27,7 @@ from lake import layout, runlog
 from lake.build import run_build
 from lake.cli import main
 from lake.config import LakeConfig
+from lake.errors import LakeError
 from lake.storage import Lake
 from tests.integration.campaign_plant import plant_campaign
 from tests.integration.group_fixture import FixtureConfig, write_group_fixture
@@ -209,9 +210,13 @@ def test_the_audit_log_holds_every_attempt_and_verifies(built) -> None:
         with contextlib.suppress(ExportRefused):
             export_segment(lake, ExportRequest("cvs_shoppers", company=company, campaign_id=f"AUD-{company}"),
                            segments)
+    with pytest.raises(LakeError, match="no segment named 'nosuch_segment'"):  # a failure is an attempt too
+        export_segment(lake, ExportRequest("nosuch_segment", company="cvs"), segments)
     recs = audit.records(lake)
     assert [r["seq"] for r in recs] == list(range(len(recs)))
-    assert [(r["company"], r["outcome"]) for r in recs[len(before):]] == [("cvs", "exported"), ("nosuch", "refused")]
+    assert [(r["company"], r["outcome"]) for r in recs[len(before):]] == [
+        ("cvs", "exported"), ("nosuch", "refused"), ("cvs", "failed")]
+    assert "no segment named" in recs[-1]["error"]
     assert audit.verify(lake) == []
     # the chain notices a record taken away
     path = Path(lake.path(layout.OPS, f"{layout.EXPORT_AUDIT}/{len(recs) - 2:012d}.json"))
