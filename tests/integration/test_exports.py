@@ -357,8 +357,18 @@ def test_on_s3_each_company_reads_only_its_own_exports(built, seaweed) -> None:
     for company in ("dept", "money", "hq"):
         other = seaweed.client(company, retries=1)
         assert code(lambda c=other: c.get_object(Bucket=layout.EXPORTS, Key=key)) == "AccessDenied", company
-    # the export job writes the audit log but cannot delete a record
-    exports_client = seaweed.client(access.EXPORTS, retries=1)
-    first = f"{layout.EXPORT_AUDIT}/{records[-2]['seq']:012d}.json"
-    assert code(lambda: exports_client.delete_object(Bucket=layout.OPS, Key=first)) == "AccessDenied"
-    assert audit.verify(job) == []
+
+
+@pytest.mark.xfail(strict=True, reason="needs Delete apart from Write in infra/access.py (the cloud helper's access "
+                   "model, not on main yet): on SeaweedFS `Write` includes delete")
+def test_on_s3_the_export_job_cannot_delete_audit_records(seaweed) -> None:
+    from botocore.exceptions import ClientError
+
+    from infra import access
+
+    job = Lake(seaweed.lake_config(access.EXPORTS))
+    rec = audit.append(job, {"event": "probe", "note": "the export job appends"})
+    key = f"{layout.EXPORT_AUDIT}/{rec['seq']:012d}.json"
+    with pytest.raises(ClientError) as e:
+        seaweed.client(access.EXPORTS, retries=1).delete_object(Bucket=layout.OPS, Key=key)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
