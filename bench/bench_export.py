@@ -69,8 +69,8 @@ def baseline(lake: Lake, out: Path) -> tuple[float, int]:
     con = duckdb.connect()
     con.execute(f"""
         create temp table rows as
-        select gid, 'BASELINE' as campaign_id, case when hash(gid) % 10 = 0 then 'holdout' else 'treatment' end
-            as "group"
+        select gid, 'BASELINE' as campaign_id, case when hash(gid) % 10 = 0 then 'control' else 'treatment' end
+            as assigned_group
         from read_parquet('{marts}/dim_members.parquet')
         where has_marketing_consent and gid in (
             select gid from read_parquet('{marts}/fct_member_brands.parquet')
@@ -118,8 +118,8 @@ def main() -> None:
           f"{', '.join(f'{x:.2f}' for x in export_s)}), target {TARGET_SECONDS:.0f}s "
           f"({'met' if e <= TARGET_SECONDS else 'NOT met'}); bare DuckDB COPY of the same rows to Parquet and CSV: "
           f"{b:.2f}s; ratio {e / b:.2f}x")
-    shutil.rmtree(segments, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
+    for folder in (segments, out, Path(args.lake)):  # a million-member lake is not worth keeping
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

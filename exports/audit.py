@@ -3,8 +3,8 @@
 Records live in the ops zone as a `lake.ledger.Ledger` (`ops/audit/exports/<seq>.json`): append-only for the
 export job and tamper-evident (`verify` names a removed or altered record). Each record says who asked, when,
 for which company, purpose, segment and definition hash, what the rules said, the counts per group, the files
-written with their hashes, and the membership snapshot: a Parquet file of (gid, campaign_id, group) sorted by gid
-(for an allowed export, the export's own Parquet file) under
+written with their hashes, and the membership snapshot: a Parquet file of (gid, campaign_id, assigned_group)
+sorted by gid (for an allowed export, the export's own Parquet file) under
 `ops/audit/exports/snapshots/<sha256>.parquet`, named by the hash of its bytes so the record pins its content.
 """
 

@@ -142,7 +142,7 @@ def _print_result(r: Any, dry_run: bool = False) -> None:
         c.add_row("[green]ok[/]" if check.ok else "[red]REFUSED[/]", check.rule,
                   check.detail + ("" if check.ok or not check.fix else f" — fix: {check.fix}"))
     out.print(c)
-    split = f"{r.groups.get('treatment', 0):,} treatment, {r.groups.get('holdout', 0):,} holdout"
+    split = f"{r.groups.get('treatment', 0):,} treatment, {r.groups.get('control', 0):,} holdout (control)"
     window = f"campaign {r.campaign_id} -> {r.target_company}, {r.starts_on} to {r.ends_on}"
     if dry_run:
         verdict = "would be REFUSED" if r.refused else "would be exported"

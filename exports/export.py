@@ -143,9 +143,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, segment: Segment) -> Evaluation:
 
 
 def export_table(members: pa.Table, segment: Segment, campaign_id: str, arms: pa.Array) -> pa.Table:
-    """The file's rows: the segment's columns in its order (gid, campaign_id, group unless it asks otherwise)."""
+    """The file's rows: the segment's columns in its order (gid, campaign_id, assigned_group unless it asks
+    otherwise)."""
     n = members.num_rows
-    data = {"gid": members["gid"], "campaign_id": pa.repeat(pa.scalar(campaign_id, pa.string()), n), "group": arms}
+    data = {"gid": members["gid"], "campaign_id": pa.repeat(pa.scalar(campaign_id, pa.string()), n),
+            "assigned_group": arms}
     return pa.table({c: data[c] if c in data else members[c] for c in segment.columns})
 
 
@@ -193,7 +195,7 @@ def _check_campaign(con: duckdb.DuckDBPyConnection, lake: Lake, campaign_id: str
 class Plan(NamedTuple):
     result: ExportResult
     table: pa.Table  # the rows the file would hold (columns as the segment asks)
-    snapshot: bytes  # Parquet of the members and arms (gid, campaign_id, group): the export's Parquet file when allowed
+    snapshot: bytes  # Parquet of members and arms (gid, campaign_id, assigned_group): the export's file when allowed
 
 
 def gate(table: pa.Table, consent: pa.Array, req: Request) -> list[Check]:

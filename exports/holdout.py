@@ -1,9 +1,10 @@
 """The deterministic holdout split: hash of gid and campaign id (DESIGN §7).
 
 A member's draw is a number in [0, 1) from the 64-bit gid mixed with the campaign's seed (the first 8 bytes of
-sha256 of the campaign id) by the SplitMix64 finaliser; draws below the holdout share are the holdout. The same
-member, campaign and share give the same arm on any machine, in any order, whatever else is in the segment, so the
-same definition on the same data gives the same split; another campaign id gives an independent split. Vectorised
+sha256 of the campaign id) by the SplitMix64 finaliser; draws below the holdout share are the holdout (arm
+`control`, as in hq's campaign assignments). The same member, campaign and share give the same arm on any machine,
+in any order, whatever else is in the segment, so the same definition on the same data gives the same split;
+another campaign id gives an independent split. Vectorised
 numpy: a million members take milliseconds.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exports.rules import HOLDOUT, TREATMENT
+from exports.rules import CONTROL, TREATMENT
 from lake.errors import LakeError
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -40,8 +41,8 @@ def draws(gids: pa.Array | pa.ChunkedArray, campaign_id: str) -> np.ndarray:
 
 
 def assign(gids: pa.Array | pa.ChunkedArray, campaign_id: str, holdout_share: float) -> pa.Array:
-    """`treatment` or `holdout` for each gid."""
+    """`treatment` or `control` (the holdout) for each gid."""
     if not 0 <= holdout_share < 1:
         raise LakeError(f"--holdout {holdout_share} is not a share", "use a number from 0 (no holdout) to below 1")
     is_holdout = draws(gids, campaign_id) < holdout_share
-    return pc.if_else(pa.array(is_holdout), pa.scalar(HOLDOUT), pa.scalar(TREATMENT))
+    return pc.if_else(pa.array(is_holdout), pa.scalar(CONTROL), pa.scalar(TREATMENT))

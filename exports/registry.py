@@ -3,9 +3,9 @@
 One Parquet file per campaign (`ops/exports/campaigns/<id>.parquet`: the group zone's `campaigns` columns plus what
 the export knows: segment, definition hash, holdout share, who and when) and its members and arms
 (`ops/exports/campaign_assignments/<id>.parquet`: the export's own Parquet file, byte for byte, so what the marts
-measure is what the company received). The marts union both origins (models/models/intermediate/campaigns), so the
-referral marts and the campaign report treat an exported campaign like one hq ran; staging maps the file's
-`holdout` arm to `control`, hq's word.
+measure is what the company received; its columns are hq's `campaign_assignments`). The marts union both origins
+(models/models/intermediate/campaigns), so the referral marts and the campaign report treat an exported campaign
+like one hq ran.
 """
 
 from __future__ import annotations

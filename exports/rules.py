@@ -26,8 +26,8 @@ MINIMUM_SIZE = "minimum_size"
 ARM_SIZE = "arm_size"
 ORDER = (COMPANY, PURPOSE, PURPOSE_DATA, COLUMNS, CONSENT, MINIMUM_SIZE, ARM_SIZE)
 
-GROUP_COLUMN = "group"
-TREATMENT, HOLDOUT = "treatment", "holdout"
+GROUP_COLUMN = "assigned_group"  # as in hq's campaign_assignments: `treatment`, or `control` for the holdout
+TREATMENT, CONTROL = "treatment", "control"
 
 
 @dataclass(frozen=True)
@@ -124,22 +124,22 @@ def check_minimum_size(members: int, rules: SharingRules, req: Request) -> Check
 def check_arm_size(table: pa.Table, rules: SharingRules, req: Request) -> Check:
     k = rules.aggregate_cell_k
     arms = arm_counts(table)
-    wanted = [TREATMENT, HOLDOUT] if req.holdout_share > 0 else [TREATMENT]
+    wanted = [TREATMENT, CONTROL] if req.holdout_share > 0 else [TREATMENT]
     small = {a: arms[a] for a in wanted if arms[a] < k}
-    detail = ", ".join(f"{a} {arms[a]:,}" for a in wanted)
+    detail = ", ".join(f"{a} {arms[a]:,}" for a in wanted)  # control = the holdout
     if not small:
         return Check(ARM_SIZE, True, f"{detail} (each >= k {k})", numbers={**arms, "k": k})
-    change = "raise" if HOLDOUT in small and TREATMENT not in small else "lower" if TREATMENT in small and \
-        HOLDOUT not in small else "change"
+    change = "raise" if CONTROL in small and TREATMENT not in small else "lower" if TREATMENT in small and \
+        CONTROL not in small else "change"
     return Check(ARM_SIZE, False, f"{detail}: {', '.join(small)} below k {k}",
                  f"{change} --holdout (now {req.holdout_share}) or widen segment {req.segment}", {**arms, "k": k})
 
 
 def arm_counts(table: pa.Table) -> dict[str, int]:
     if GROUP_COLUMN not in table.column_names:
-        return {TREATMENT: table.num_rows, HOLDOUT: 0}
+        return {TREATMENT: table.num_rows, CONTROL: 0}
     counts = {r["values"]: r["counts"] for r in pc.value_counts(table[GROUP_COLUMN]).to_pylist()}
-    return {TREATMENT: int(counts.get(TREATMENT, 0)), HOLDOUT: int(counts.get(HOLDOUT, 0))}
+    return {TREATMENT: int(counts.get(TREATMENT, 0)), CONTROL: int(counts.get(CONTROL, 0))}
 
 
 def check_request(req: Request, rules: SharingRules) -> list[Check]:

@@ -29,7 +29,7 @@ from lake.errors import LakeError
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 AS_OF = "{as_of}"  # placeholder for the marts' as-of date, filled in at run time (kept out of the version hash)
-DEFAULT_COLUMNS = ("gid", "campaign_id", "group")
+DEFAULT_COLUMNS = ("gid", "campaign_id", "assigned_group")
 DEFAULT_CAMPAIGN_DAYS = 28
 HQ = "hq"  # the member master (and consent) comes from the group ID platform
 
@@ -348,8 +348,8 @@ def parse_segment(path: Path, rules: SharingRules | None = None) -> Segment:
     if minimum is not None and (not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1):
         raise LakeError(f"{_where(path)}: minimum_size must be a positive whole number", "for example 500")
     columns = tuple(str(c) for c in spec.get("columns") or DEFAULT_COLUMNS)
-    if "gid" not in columns or "group" not in columns or len(set(columns)) != len(columns):
-        raise LakeError(f"{_where(path)}: `columns` must list gid and group once each (the member and the arm)",
+    if "gid" not in columns or "assigned_group" not in columns or len(set(columns)) != len(columns):
+        raise LakeError(f"{_where(path)}: `columns` must list gid and assigned_group once each (member and arm)",
                         f"for example {list(DEFAULT_COLUMNS)}")
     days = spec.get("campaign_days", DEFAULT_CAMPAIGN_DAYS)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:

@@ -1,12 +1,12 @@
 """Run an exported campaign in the test's group zone, as the world would: plant its outcome from the export file.
 
-The company sends coupons to the file's `treatment` members; members who never bought at the target brand before the
-campaign make a first purchase there inside the window with probability `p_treatment` (treated) or `p_control`
-(held out), a treated one with the coupon (the purchase carries the campaign id: a redemption). Members who already
-buy at the target brand (the organic buyers the group fixture plants: brand users keep shopping at their own rate)
-are left as they are: the coupon is a first-visit offer, so a report that counts their purchases as conversions is
-wrong. The planted purchases are added to the group zone's `purchases` and the window's `member_day` partitions are
-rebuilt from them, the way the Spark transforms would.
+The company sends coupons to the file's `treatment` members (the `control` arm is the holdout); members who never
+bought at the target brand before the campaign make a first purchase there inside the window with probability
+`p_treatment` (treated) or `p_control` (held out), a treated one with the coupon (the purchase carries the campaign
+id: a redemption). Members who already buy at the target brand (the organic buyers the group fixture plants: brand
+users keep shopping at their own rate) are left as they are: the coupon is a first-visit offer, so a report that
+counts their purchases as conversions is wrong. The planted purchases are added to the group zone's `purchases` and
+the window's `member_day` partitions are rebuilt from them, the way the Spark transforms would.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def plant_campaign(lake: Lake, export_file: str, campaign_id: str, target: str, 
     """Plant the outcome of the campaign whose member file (Parquet) is `export_file`; return what was planted."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    members = pq.read_table(export_file).select(["gid", "group"])
+    members = pq.read_table(export_file).select(["gid", "assigned_group"])
     group = lake.uri("group")
     con.register("members", members)
     prior = {
@@ -54,7 +54,7 @@ def plant_campaign(lake: Lake, export_file: str, campaign_id: str, target: str, 
         ).fetchall()
     }
     gids = np.array(members["gid"].to_pylist())
-    treated = np.array(members["group"].to_pylist()) == "treatment"
+    treated = np.array(members["assigned_group"].to_pylist()) == "treatment"
     at_risk = ~np.isin(gids, list(prior))
     rng = np.random.default_rng(seed)
     u = rng.random(len(gids))

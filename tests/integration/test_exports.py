@@ -49,7 +49,7 @@ SEGMENTS = {
     "emoney_users": "description: reads e-money data\nowner: cvs\npurpose: coupon_campaign\n"
     "rules:\n  - attribute: {column: is_emoney_user, equals: true}\n  - consented: true\n",
     "with_prefecture": "description: asks for a column\nowner: cvs\npurpose: coupon_campaign\n"
-    "columns: [gid, campaign_id, group, registered_prefecture]\n"
+    "columns: [gid, campaign_id, assigned_group, registered_prefecture]\n"
     "rules:\n  - shopped_at: {company: cvs}\n  - consented: true\n",
 }
 
@@ -84,7 +84,7 @@ def test_an_allowed_export_writes_its_file_campaign_and_audit_record(built) -> N
     result = export_segment(lake, req, segments)
     assert result.status == "exported" and result.members > 1000
     parquet = pq.read_table(lake.path(layout.EXPORTS, layout.export_file("cvs", "CVS-ALL-1", "parquet")))
-    assert parquet.column_names == ["gid", "campaign_id", "group"]
+    assert parquet.column_names == ["gid", "campaign_id", "assigned_group"]
     # the file lists exactly the consented cvs shoppers of the marts, sorted, with their arm
     con = duckdb.connect()
     want = con.execute(
@@ -94,7 +94,7 @@ def test_an_allowed_export_writes_its_file_campaign_and_audit_record(built) -> N
     ).fetchall()
     assert parquet["gid"].to_pylist() == [g for (g,) in want]
     assert set(parquet["campaign_id"].to_pylist()) == {"CVS-ALL-1"}
-    held = parquet["group"].to_pylist().count("holdout")
+    held = parquet["assigned_group"].to_pylist().count("control")
     n = parquet.num_rows
     assert abs(held - 0.2 * n) <= 4 * math.sqrt(n * 0.2 * 0.8)
     csv = lake.read_bytes(layout.EXPORTS, layout.export_file("cvs", "CVS-ALL-1", "csv"))
@@ -109,10 +109,10 @@ def test_an_allowed_export_writes_its_file_campaign_and_audit_record(built) -> N
     assert len(recs) == before + 1
     rec = recs[-1]
     assert rec["outcome"] == "exported" and rec["requested_by"] == "test-owner"
-    assert rec["definition_hash"] == result.version and rec["groups"] == {"treatment": n - held, "holdout": held}
+    assert rec["definition_hash"] == result.version and rec["groups"] == {"treatment": n - held, "control": held}
     assert [f["uri"].rsplit(".", 1)[1] for f in rec["files"]] == ["parquet", "csv"]
     snap = pq.read_table(lake.open_input(layout.OPS, layout.export_snapshot(rec["snapshot"]["sha256"])))
-    assert snap["gid"].equals(parquet["gid"]) and snap["group"].equals(parquet["group"])
+    assert snap.equals(parquet)  # the snapshot is the export's own Parquet file
     runs = runlog.read_all(lake, "export").to_pylist()
     assert runs[-1]["status"] == "ok" and runs[-1]["rows_out"] == n and runs[-1]["company"] == "cvs"
 
@@ -128,7 +128,7 @@ def test_same_definition_same_data_same_file_and_split(built) -> None:
     table = plan(lake, ExportRequest("cvs_shoppers", company="cvs", campaign_id="CVS-ALL-3", holdout=0.2),
                  segments).table
     a = pq.read_table(lake.path(layout.EXPORTS, layout.export_file("cvs", "CVS-ALL-2", "parquet")))
-    assert table["gid"].equals(a["gid"]) and not table["group"].equals(a["group"])
+    assert table["gid"].equals(a["gid"]) and not table["assigned_group"].equals(a["assigned_group"])
     # re-using the id for other members is refused
     with pytest.raises(ExportRefused) as e:
         export_segment(lake, ExportRequest("cvs_shoppers", company="cvs", campaign_id="CVS-ALL-2", holdout=0.3),
@@ -264,14 +264,14 @@ def test_campaign_report_recovers_the_planted_uplift(built) -> None:
     con = duckdb.connect()
     naive = dict(con.execute(
         f"""
-        select e."group", avg((b.gid is not null)::int)
+        select e.assigned_group, avg((b.gid is not null)::int)
         from read_parquet('{lake.path(layout.EXPORTS, layout.export_file("cvs", "CVS-GMS-1", "parquet"))}') e
         left join (select distinct gid from read_parquet('{lake.uri('group')}/member_day/**/*.parquet',
                    hive_partitioning = true) where company = 'gms' and purchase_date between ? and ?) b
             on e.gid = b.gid
         group by all
         """, [starts_on, ends_on]).fetchall())
-    naive_uplift = naive["treatment"] - naive["holdout"]
+    naive_uplift = naive["treatment"] - naive["control"]
     assert abs(naive_uplift - planted.uplift) > 3 * se, (naive_uplift, planted.uplift, se)
     assert abs(referral["difference"] - planted.uplift) <= 3 * se
 

@@ -19,8 +19,9 @@ RULES = load_rules()
 
 
 def _table(n: int, holdout_every: int = 0, extra: dict | None = None) -> pa.Table:
-    groups = ["holdout" if holdout_every and i % holdout_every == 0 else "treatment" for i in range(n)]
-    cols = {"gid": [f"{i:012d}" for i in range(n)], "campaign_id": ["C1"] * n, "group": groups, **(extra or {})}
+    groups = ["control" if holdout_every and i % holdout_every == 0 else "treatment" for i in range(n)]
+    cols = {"gid": [f"{i:012d}" for i in range(n)], "campaign_id": ["C1"] * n, "assigned_group": groups,
+            **(extra or {})}
     return pa.table(cols)
 
 
@@ -75,7 +76,7 @@ def test_unknown_company_and_purpose() -> None:
 
 
 def test_only_allowed_columns_leave() -> None:
-    assert RULES.export_columns == ("gid", "campaign_id", "group")
+    assert RULES.export_columns == ("gid", "campaign_id", "assigned_group")
     table = _table(200, 10, {"registered_prefecture": ["東京都"] * 200})
     failed = _failed(r.check_export(table, pa.array([True] * 200), _req(), RULES))
     assert set(failed) == {"columns"} and failed["columns"].numbers["not_allowed"] == ["registered_prefecture"]
@@ -83,7 +84,7 @@ def test_only_allowed_columns_leave() -> None:
 
 def test_arms_below_k() -> None:
     failed = _failed(r.check_export(_table(200, 25), pa.array([True] * 200), _req(), RULES))  # 8 held out
-    assert set(failed) == {"arm_size"} and failed["arm_size"].numbers["holdout"] == 8
+    assert set(failed) == {"arm_size"} and failed["arm_size"].numbers["control"] == 8
     assert failed["arm_size"].fix.startswith("raise --holdout")
     # without a holdout only the treatment arm counts
     assert not _failed(r.check_export(_table(200, 0), pa.array([True] * 200), _req(holdout_share=0.0), RULES))
@@ -122,10 +123,10 @@ def test_split_is_deterministic_order_free_and_near_its_share() -> None:
     perm = np.random.default_rng(2).permutation(n)
     shuffled = holdout.assign(gids.take(pa.array(perm)), "CMP-A", share)
     assert shuffled.equals(a.take(pa.array(perm)))  # a member's arm does not depend on who else is in the segment
-    held = a.to_numpy(zero_copy_only=False) == "holdout"
+    held = a.to_numpy(zero_copy_only=False) == "control"
     sd = math.sqrt(n * share * (1 - share))  # binomial: 134 members
     assert abs(held.sum() - n * share) <= 4 * sd, held.sum()
-    other = holdout.assign(gids, "CMP-B", share).to_numpy(zero_copy_only=False) == "holdout"
+    other = holdout.assign(gids, "CMP-B", share).to_numpy(zero_copy_only=False) == "control"
     both = (held & other).sum()  # independent campaigns: about share^2 of members held out of both
     assert abs(both - n * share * share) <= 4 * math.sqrt(n * share * share), both
 
@@ -133,7 +134,7 @@ def test_split_is_deterministic_order_free_and_near_its_share() -> None:
 @pytest.mark.parametrize("share", [0.02, 0.5])
 def test_other_shares_too(share: float) -> None:
     n = 50_000
-    held = (holdout.assign(_gids(n, 3), "CMP-S", share).to_numpy(zero_copy_only=False) == "holdout").sum()
+    held = (holdout.assign(_gids(n, 3), "CMP-S", share).to_numpy(zero_copy_only=False) == "control").sum()
     assert abs(held - n * share) <= 4 * math.sqrt(n * share * (1 - share))
 
 
@@ -157,10 +158,10 @@ def test_formula_cells_are_neutralised(cell: str, written: str) -> None:
 
 def test_csv_reads_back_as_text_and_is_deterministic() -> None:
     table = pa.table({"gid": ["000000000001", "000000000002"], "campaign_id": ["C1", "C1"],
-                      "group": ["=cmd|' /C calc'!A0", "treatment"]})
+                      "assigned_group": ["=cmd|' /C calc'!A0", "treatment"]})
     data = files.csv_bytes(table)
     assert data == files.csv_bytes(table)
     back = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(column_types={"gid": pa.string()}))
-    assert back["group"].to_pylist() == ["'=cmd|' /C calc'!A0", "treatment"]
+    assert back["assigned_group"].to_pylist() == ["'=cmd|' /C calc'!A0", "treatment"]
     assert back["gid"].to_pylist() == ["000000000001", "000000000002"]  # leading zeros kept
     assert files.sha256(files.parquet_bytes(table)) == files.sha256(files.parquet_bytes(table))
