@@ -1,9 +1,9 @@
 -- Per campaign and assigned member, what happened in the campaign window [starts_on, ends_on] (intention to treat:
 -- both arms are measured alike, whether or not a treated member saw the coupon): coupon use, spend and visits at the
--- target brand and at every group brand, and the referral outcome: the first purchase ever at the target brand
--- (over the whole history in the lake) inside the window. Members who had bought at the target brand before the
--- window are not at risk of a first purchase: the report leaves them out of referral, never counts their purchases
--- as conversions.
+-- target brand and at every group brand; and the referral outcome of int_campaign_outcomes (one definition: the
+-- first purchase ever at the target brand within `referral_window_days` of the start; null for a campaign that has
+-- not started by the as-of date). Members who had bought at the target brand before are not at risk of a first
+-- purchase: the report leaves them out of referral, never counts their purchases as conversions.
 with campaigns as (
     select * from {{ ref('int_campaigns') }}
 ),
@@ -14,6 +14,11 @@ assignments as (
 
 member_days as (
     select * from {{ ref('stg_group__member_days') }}
+    where purchase_date <= {{ as_of_date() }}
+),
+
+referral as (
+    select * from {{ ref('int_campaign_outcomes') }}
 ),
 
 redemptions as (
@@ -38,17 +43,13 @@ at_target as (
     select
         exposures.campaign_id,
         exposures.gid,
-        min(member_days.purchase_date) as first_target_purchase_date,
-        sum(member_days.spend_yen) filter (
-            where member_days.purchase_date between exposures.starts_on and exposures.ends_on
-        ) as target_spend_yen,
-        sum(member_days.visits) filter (
-            where member_days.purchase_date between exposures.starts_on and exposures.ends_on
-        ) as target_visits,
+        sum(member_days.spend_yen) as target_spend_yen,
+        sum(member_days.visits) as target_visits,
     from exposures
     inner join member_days
         on exposures.gid = member_days.gid
         and exposures.target_company = member_days.company
+        and member_days.purchase_date between exposures.starts_on and exposures.ends_on
     group by all
 ),
 
@@ -81,16 +82,16 @@ redeemed as (
 final as (
     select
         exposures.*,
-        at_target.first_target_purchase_date,
-        coalesce(at_target.first_target_purchase_date < exposures.starts_on, false) as had_target_purchase_before,
-        coalesce(at_target.first_target_purchase_date between exposures.starts_on and exposures.ends_on, false)
-            as is_converted,
+        referral.first_target_purchase_date,
+        referral.had_target_purchase_before,
+        referral.is_converted,
         coalesce(redeemed.redemption_days, 0) > 0 as has_redeemed,
         coalesce(at_target.target_spend_yen, 0)::bigint as target_spend_yen,
         coalesce(at_target.target_visits, 0)::bigint as target_visits,
         coalesce(in_window.group_spend_yen, 0)::bigint as group_spend_yen,
         coalesce(in_window.group_visits, 0)::bigint as group_visits,
     from exposures
+    left join referral on exposures.campaign_id = referral.campaign_id and exposures.gid = referral.gid
     left join at_target on exposures.campaign_id = at_target.campaign_id and exposures.gid = at_target.gid
     left join in_window on exposures.campaign_id = in_window.campaign_id and exposures.gid = in_window.gid
     left join redeemed on exposures.campaign_id = redeemed.campaign_id and exposures.gid = redeemed.gid

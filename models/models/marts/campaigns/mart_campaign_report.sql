@@ -1,9 +1,10 @@
 -- The campaign report (`lake campaign report`): per campaign and metric, treatment against holdout (control) over
 -- the campaign window, members per arm, the mean per member in each arm, the difference (the incremental effect per
 -- member) with its 95% Welch interval, and the incremental total over the treated members. Metrics: coupon
--- redemption, referral (first purchase ever at the target brand, among members who had not bought there before;
--- only when the target brand is not the exporting one), spend and visits at the target brand and at every group
--- brand. A metric whose smaller arm has fewer than k members is suppressed.
+-- redemption, referral (the referral marts' outcome: first purchase ever at the target brand within
+-- `referral_window_days` of the start, among members who had not bought there before; only when the target brand is
+-- not the exporting one), spend and visits at the target brand and at every group brand. A metric whose smaller arm
+-- has fewer than k members is suppressed.
 with outcomes as (
     select * from {{ ref('int_campaign_member_outcomes') }}
 ),
@@ -20,7 +21,7 @@ per_member as (
     select campaign_id, assigned_group, 'redemption_rate' as metric, has_redeemed::double as value from outcomes
     union all
     select campaign_id, assigned_group, 'referral_rate' as metric, is_converted::double as value from outcomes
-    where source_company <> target_company and not had_target_purchase_before
+    where source_company <> target_company and had_target_purchase_before = false
     union all
     select campaign_id, assigned_group, 'target_spend_yen' as metric, target_spend_yen::double as value from outcomes
     union all
