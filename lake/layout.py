@@ -81,6 +81,11 @@ def exports_prefix(company: str) -> str:
     return f"{company}/"
 
 
+def export_file(company: str, campaign_id: str, ext: str) -> str:
+    """One export's member file: `<company>/<campaign id>/<campaign id>.<csv|parquet>` in the exports zone."""
+    return f"{exports_prefix(company)}{campaign_id}/{campaign_id}.{ext}"
+
+
 # --- ops ------------------------------------------------------------------------------------
 
 MANIFESTS = "manifests/ingest"  # append-only for the jobs (infra.access): records are added, never replaced
@@ -136,24 +141,12 @@ def alert_sent(event_id: str) -> str:
     return f"{ALERTS_SENT}/{event_id}.json"
 
 
-# --- segment exports --------------------------------------------------------------------------
-
-def exports_prefix(company: str) -> str:
-    """Everything exported for one requesting company: `exports/<company>/` (the company's identity reads only this)."""
-    return f"{company}/"
-
-
-def export_file(company: str, campaign_id: str, ext: str) -> str:
-    """One export's member file: `<company>/<campaign id>/<campaign id>.<csv|parquet>` in the exports zone."""
-    return f"{exports_prefix(company)}{campaign_id}/{campaign_id}.{ext}"
-
-
-EXPORT_AUDIT = "audit/exports"  # the export audit log (a lake.ledger) and its snapshots: append-only for the jobs
-
+# --- segment exports (ops) --------------------------------------------------------------------
 
 def export_snapshot(sha256: str) -> str:
-    """Membership snapshot of an export attempt (gid, group), content-addressed, referenced by its audit record;
-    inside the audit log's prefix, so the same append-only grant covers it (the ledger reads only `<seq>.json`)."""
+    """Membership snapshot of an export attempt (gid, campaign_id, assigned_group), content-addressed, referenced by
+    its audit record; inside the audit log's prefix, so the same append-only grant covers it (the ledger reads only
+    `<seq>.json`)."""
     return f"{EXPORT_AUDIT}/snapshots/{sha256}.parquet"
 
 

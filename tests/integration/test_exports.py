@@ -359,8 +359,6 @@ def test_on_s3_each_company_reads_only_its_own_exports(built, seaweed) -> None:
         assert code(lambda c=other: c.get_object(Bucket=layout.EXPORTS, Key=key)) == "AccessDenied", company
 
 
-@pytest.mark.xfail(strict=True, reason="needs Delete apart from Write in infra/access.py (the cloud helper's access "
-                   "model, not on main yet): on SeaweedFS `Write` includes delete")
 def test_on_s3_the_export_job_cannot_delete_audit_records(seaweed) -> None:
     from botocore.exceptions import ClientError
 
