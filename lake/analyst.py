@@ -1,22 +1,50 @@
-"""The analyst connection (`lake sql`, notebooks): DuckDB with the marts ready to query, and nothing else.
+"""The analyst connection (`lake sql`, notebooks): the marts, read-only, and nothing else.
 
-An in-memory database with one view per mart over the Parquet the build exports to the marts zone. Then file
-access is limited to those Parquet files and the configuration is locked, so raw zones, quarantine and the group
-zone cannot be read from this connection, and nothing in the lake can be written.
+DuckDB itself holds the boundary:
+- `lake build` publishes the marts as tables of one DuckDB file in the marts zone (`publish`);
+- `connect` attaches the newest one READ_ONLY as the default database `marts`, then turns external access
+  off, so no file or URL can be read or written at all (COPY, read_parquet/read_csv/glob, ATTACH of a file,
+  INSTALL and LOAD, EXPORT DATABASE, persistent secrets), and locks the configuration so no SET or RESET can
+  turn it back on. Writing to the marts is refused because their database is attached read-only;
+- on S3 it signs as the `analyst` identity of `infra.access` (`analyst_s3`), never with the credentials the
+  environment holds for other work.
+What remains possible is querying, and temporary objects that live in this session's memory only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 
-from lake import duck
+from lake import duck, layout
+from lake.config import S3Settings
 from lake.errors import LakeError
 from lake.layout import MARTS
 from lake.storage import Lake
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Attached under this name and made the default database: `dim_members` and `marts.dim_members` both work.
+CATALOG = "marts"
+# Published databases kept besides the newest, for sessions still attached to an older one.
+KEEP_PUBLISHED = 3
+ANALYST_PROFILE_ENV = "LAKE_ANALYST_PROFILE"
+# Set before the lock, in this order: the last two close the door behind the attach.
+_LOCKDOWN = (
+    "SET autoinstall_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+
+Descriptions = dict[str, tuple[str, dict[str, str]]]  # mart -> (description, column -> description)
 
 
 def mart_names(lake: Lake) -> list[str]:
@@ -25,51 +53,112 @@ def mart_names(lake: Lake) -> list[str]:
     return sorted(n for n in names if _NAME.match(n))
 
 
-def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a view per mart; only the marts zone is readable, nothing is writable."""
+# --- publishing (run by `lake build`, as the build's identity) ----------------------------------
+
+
+def publish(lake: Lake, descriptions: Descriptions | None = None) -> str:
+    """Write every exported mart as a table of a new analyst database in the marts zone; returns its path there.
+
+    Column and table descriptions (from the dbt YAML) become DuckDB comments, so `describe` shows them in
+    any session. Older databases are pruned, keeping the newest `KEEP_PUBLISHED`.
+    """
     names = mart_names(lake)
     if not names:
-        raise LakeError(f"no marts in {lake.uri(MARTS)}", "run `lake build` first (or `lake demo`)")
-    con = duck.connect(lake)  # UTC; on S3 with httpfs (installed offline) and a temporary secret
-    root = lake.uri(MARTS)
-    for name in names:
-        con.execute(f"create view {name} as select * from read_parquet('{root}/{name}.parquet')")
-    files = ", ".join(f"'{root}/{name}.parquet'" for name in names)
-    con.execute(f"set allowed_paths = [{files}]")
-    con.execute("set enable_external_access = false")
-    con.execute("set lock_configuration = true")
+        raise LakeError(f"no marts in {lake.uri(MARTS)} to publish", "run `lake build` first (or `lake demo`)")
+    docs = descriptions or {}
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
+    rel = layout.analyst_db(stamp)
+    with tempfile.TemporaryDirectory(prefix="lake-analyst-") as tmp:
+        path = Path(tmp) / "analyst.duckdb"
+        con = duck.connect(lake)
+        try:
+            con.execute(f"ATTACH {duck.sql_str(str(path))} AS published")
+            for name in names:
+                source = duck.sql_str(lake.uri(MARTS, f"{name}.parquet"))
+                con.execute(f'CREATE TABLE published.main."{name}" AS SELECT * FROM read_parquet({source})')
+                about, columns = docs.get(name, ("", {}))
+                if about:
+                    con.execute(f'COMMENT ON TABLE published.main."{name}" IS {duck.sql_str(about)}')
+                have = {r[0] for r in con.execute(f'DESCRIBE published.main."{name}"').fetchall()}
+                for column, text in columns.items():
+                    if text and column in have:
+                        con.execute(
+                            f'COMMENT ON COLUMN published.main."{name}"."{column}" IS {duck.sql_str(text)}'
+                        )
+            con.execute("DETACH published")
+        finally:
+            con.close()
+        with path.open("rb") as src, lake.open_output(MARTS, rel) as out:
+            shutil.copyfileobj(src, out, 8 << 20)
+    for old in published(lake)[:-KEEP_PUBLISHED]:
+        lake.delete(MARTS, old)
+    return rel
+
+
+def published(lake: Lake) -> list[str]:
+    """Published analyst databases in the marts zone, oldest first."""
+    return [f for f in lake.list_files(MARTS, layout.ANALYST_DBS) if f.endswith(".duckdb") and f.count("/") == 1]
+
+
+# --- the analyst's identity on S3 --------------------------------------------------------------
+
+
+def analyst_s3(s3: S3Settings) -> S3Settings:
+    """What the analyst connection signs with on S3: the `analyst` identity, whatever else the environment holds.
+
+    `LAKE_ANALYST_PROFILE` names the analyst's profile in the AWS config files (static keys, a session token,
+    SSO, an assumed role). Without it, on the local S3 server (whose keys are public, `infra.access`), the
+    analyst's local keys; anywhere else, an error rather than the administrator's or a job's credentials.
+    """
+    base = replace(s3, access_key=None, secret_key=None, session_token=None, profile=None)
+    profile = os.environ.get(ANALYST_PROFILE_ENV)
+    if profile:
+        return replace(base, profile=profile)
+    from infra import access
+
+    if s3.access_key and any(s3.access_key == access.dev_credentials(p).access_key for p in access.principals()):
+        mine = access.dev_credentials(access.ANALYST)
+        return replace(base, access_key=mine.access_key, secret_key=mine.secret_key)
+    raise LakeError(
+        "the lake is on S3 and no analyst identity is configured (the analyst connection never uses the "
+        "environment's other credentials)",
+        f"set {ANALYST_PROFILE_ENV} to the AWS profile of the analyst role (see the README, Analysts)",
+    )
+
+
+# --- the connection ----------------------------------------------------------------------------
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """DuckDB with the marts as the read-only default database; no file, URL or setting is reachable."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if lake.is_s3:
+            duck.create_s3_secret(con, analyst_s3(lake.cfg.s3), name="analyst")
+        database = _newest_published(con, lake)
+        con.execute(f"ATTACH {duck.sql_str(database)} AS {CATALOG} (READ_ONLY)")
+        con.execute(f"USE {CATALOG}")
+        for statement in _LOCKDOWN:
+            con.execute(statement)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def repl(lake: Lake, query: str | None = None) -> None:
-    """`lake sql`: run one query and print it, or an interactive prompt (`;` ends a statement, Ctrl-D quits)."""
-    con = connect(lake)
-    if query:
-        con.sql(query).show(max_rows=50)
-        return
-    print(describe(lake))
-    buf: list[str] = []
-    while True:
-        try:
-            line = input("lake> " if not buf else "  ..> ")
-        except EOFError:
-            print()
-            return
-        buf.append(line)
-        if line.rstrip().endswith(";"):
-            sql = "\n".join(buf)
-            buf = []
-            try:
-                rel = con.sql(sql)
-                if rel is not None:
-                    rel.show(max_rows=50)
-            except duckdb.Error as e:
-                print(f"error: {e}")
-
-
-def describe(lake: Lake) -> str:
-    """The banner `lake sql` prints: which marts are there."""
-    return f"marts in {lake.uri(MARTS)} (read-only): " + ", ".join(mart_names(lake))
+def _newest_published(con: duckdb.DuckDBPyConnection, lake: Lake) -> str:
+    pattern = lake.uri(MARTS, f"{layout.ANALYST_DBS}/*.duckdb")
+    try:
+        row = con.execute(f"SELECT file FROM glob({duck.sql_str(pattern)}) ORDER BY file DESC LIMIT 1").fetchone()
+    except duckdb.Error as e:
+        raise LakeError(
+            f"cannot list the published marts in {lake.uri(MARTS)} as the analyst: {str(e).splitlines()[0]}",
+            "check the analyst identity's read access to the marts zone",
+        ) from e
+    if row is None:
+        raise LakeError(f"no published marts in {lake.uri(MARTS)}", "run `lake build` first (or `lake demo`)")
+    return row[0]
 
 
 def headline(lake: Lake) -> str:

@@ -39,6 +39,8 @@ class BuildResult:
     failures: list[str] = field(default_factory=list)
     marts_db: str = ""
     marts_uri: str = ""
+    published: str = ""  # the analyst database this build published (in the marts zone), if any
+    publish_seconds: float = 0.0
 
     def summary(self) -> str:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
@@ -156,6 +158,7 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResu
     exc = getattr(res, "exception", None)
     if exc is not None and not failures:
         failures.append(str(exc))
+    published, publish_seconds = _publish(lake)
     return BuildResult(
         success=bool(getattr(res, "success", False)),
         seconds=seconds,
@@ -163,7 +166,34 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResu
         failures=failures,
         marts_db=str(marts_db_path(lake)),
         marts_uri=lake.uri(MARTS),
+        published=published,
+        publish_seconds=publish_seconds,
     )
+
+
+def _publish(lake: Lake) -> tuple[str, float]:
+    """Publish the exported marts for the analyst connection (`lake.analyst.publish`), with their descriptions."""
+    from lake.analyst import mart_names, publish
+
+    if not mart_names(lake):
+        return "", 0.0
+    start = time.perf_counter()
+    rel = publish(lake, mart_descriptions())
+    return rel, time.perf_counter() - start
+
+
+def mart_descriptions() -> dict[str, tuple[str, dict[str, str]]]:
+    """Per mart, its description and its columns' descriptions from the dbt YAML (as rendered in the manifest)."""
+    try:
+        manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") == "model" and "mart" in node.get("tags", []):
+            columns = {c: (v.get("description") or "").strip() for c, v in node.get("columns", {}).items()}
+            out[node.get("alias") or node["name"]] = ((node.get("description") or "").strip(), columns)
+    return out
 
 
 def run_docs(lake: Lake) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -46,9 +47,10 @@ class LakeGroup(click.Group):
         except LakeError as e:
             if os.environ.get("LAKE_DEBUG"):
                 raise
-            console.print(f"[bold red]error:[/] {e.what}")
+            # soft_wrap: one line per message in logs and pipes; escape: paths and lists are not markup
+            console.print(f"[bold red]error:[/] {escape(e.what)}", soft_wrap=True)
             if e.fix:
-                console.print(f"[bold]fix:[/] {e.fix}")
+                console.print(f"[bold]fix:[/] {escape(e.fix)}", soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: published data is intact; run the command again to finish[/]")
@@ -318,14 +320,28 @@ def run_build_step(lake, select: str | None = None):
 @main.command()
 @LAKE_OPTION
 @click.argument("query", required=False)
-def sql(lake_uri: str | None, query: str | None) -> None:
-    """Query the marts in DuckDB (read-only; raw zones and PII are not reachable).
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default=None,
+              help="Result format (default: a table; with --output, from the file's suffix, else csv).")
+@click.option("--output", "-o", default=None, metavar="FILE",
+              help="Write the result of QUERY to FILE (outside the lake), e.g. for a spreadsheet.")
+def sql(lake_uri: str | None, query: str | None, fmt: str | None, output: str | None) -> None:
+    """Query the marts in DuckDB: read-only, and nothing but the marts is reachable.
 
-    With QUERY, run it and print the result; without, open an interactive prompt (end statements with ;).
+    \b
+    lake sql "select * from mart_kpi_monthly"             one query (or .tables, describe MART)
+    lake sql "select * from mart_rfm" -o rfm.csv          the whole result as CSV (cells escaped
+                                                          against spreadsheet formulas)
+    lake sql < queries.sql                                statements from a file or pipe
+    lake sql                                              a prompt: end statements with ;, `help`,
+                                                          `.tables`, `.describe MART`, exit or Ctrl-D
+    Piped output has every row and column. On S3 it signs as the analyst identity
+    (LAKE_ANALYST_PROFILE, or the local server's analyst keys).
     """
-    from lake.analyst import repl
+    from lake.sqlshell import run
 
-    repl(_open(lake_uri), query)
+    code = run(_open(lake_uri), query, fmt, output)
+    if code:
+        sys.exit(code)
 
 
 @main.command()

@@ -86,6 +86,18 @@ def export_file(company: str, campaign_id: str, ext: str) -> str:
     return f"{exports_prefix(company)}{campaign_id}/{campaign_id}.{ext}"
 
 
+# --- marts ---------------------------------------------------------------------------------
+
+# The analyst database: the marts as tables of one DuckDB file that the analyst connection attaches
+# read-only. Every publish writes a new, never-rewritten file (an S3 reader attached to an object that is
+# replaced mid-session reads garbage), named by time so the newest sorts last.
+ANALYST_DBS = "analyst"
+
+
+def analyst_db(stamp: str) -> str:
+    return f"{ANALYST_DBS}/{stamp}.duckdb"
+
+
 # --- ops ------------------------------------------------------------------------------------
 
 MANIFESTS = "manifests/ingest"  # append-only for the jobs (infra.access): records are added, never replaced

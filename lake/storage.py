@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from lake.config import LakeConfig
+from lake.config import LakeConfig, aws_credential_source_visible
 from lake.errors import LakeError
 
 
@@ -35,16 +35,21 @@ class Lake:
         self.cfg = cfg
         if cfg.is_s3:
             s3 = cfg.s3
-            if not s3.endpoint and not s3.access_key:
+            if not s3.endpoint and not s3.static and not aws_credential_source_visible():
                 raise LakeError(
                     f"the lake is {cfg.uri} but no S3 endpoint or credentials are set",
-                    'run `eval "$(lake s3 env)"` for the local S3 server, or set AWS_ENDPOINT_URL, '
-                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    'run `eval "$(lake s3 env)"` for the local S3 server, or set AWS_ENDPOINT_URL and '
+                    "AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
                 )
             endpoint = urlparse(s3.endpoint) if s3.endpoint else None
+            # Without static keys pyarrow uses the AWS SDK's default chain (profiles, SSO, instance roles).
+            keys = (
+                {"access_key": s3.access_key, "secret_key": s3.secret_key or "", "session_token": s3.session_token}
+                if s3.static
+                else {}
+            )
             self.fs: pafs.FileSystem = pafs.S3FileSystem(
-                access_key=s3.access_key,
-                secret_key=s3.secret_key,
+                **keys,
                 region=s3.region,
                 endpoint_override=endpoint.netloc if endpoint else None,
                 scheme=endpoint.scheme if endpoint else "https",
