@@ -3,12 +3,16 @@
 DuckDB itself holds the boundary:
 - `lake build` publishes the marts as tables of one DuckDB file in the marts zone (`publish`);
 - `connect` attaches the newest one READ_ONLY as the default database `marts`, then turns external access
-  off, so no file or URL can be read or written at all (COPY, read_parquet/read_csv/glob, ATTACH of a file,
-  INSTALL and LOAD, EXPORT DATABASE, persistent secrets), and locks the configuration so no SET or RESET can
-  turn it back on. Writing to the marts is refused because their database is attached read-only;
+  off, so no file or URL can be read or written (COPY, read_parquet/read_csv/glob, ATTACH of a file, INSTALL
+  and LOAD, EXPORT DATABASE, persistent secrets). DuckDB still lets a session write the paths of databases it
+  has attached (the published file and its WAL names), so every file system is then disabled as well: the
+  attached file is read through the handle already open, and nothing else is ever opened. Last, the
+  configuration is locked, so no SET or RESET undoes any of it. Writing to the marts is refused because
+  their database is attached read-only;
 - on S3 it signs as the `analyst` identity of `infra.access` (`analyst_s3`), never with the credentials the
-  environment holds for other work.
-What remains possible is querying, and temporary objects that live in this session's memory only.
+  environment holds for other work, so the store refuses what DuckDB would not have.
+What remains possible is querying, and temporary objects in this session's memory. The price of opening
+no file: a query must fit in memory (DuckDB cannot spill to disk), ample for mart-sized tables.
 """
 
 from __future__ import annotations
@@ -36,13 +40,6 @@ CATALOG = "marts"
 # Published databases kept besides the newest, for sessions still attached to an older one.
 KEEP_PUBLISHED = 3
 ANALYST_PROFILE_ENV = "LAKE_ANALYST_PROFILE"
-# Set before the lock, in this order: the last two close the door behind the attach.
-_LOCKDOWN = (
-    "SET autoinstall_known_extensions = false",
-    "SET allow_community_extensions = false",
-    "SET enable_external_access = false",
-    "SET lock_configuration = true",
-)
 
 Descriptions = dict[str, tuple[str, dict[str, str]]]  # mart -> (description, column -> description)
 
@@ -139,12 +136,22 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
         database = _newest_published(con, lake)
         con.execute(f"ATTACH {duck.sql_str(database)} AS {CATALOG} (READ_ONLY)")
         con.execute(f"USE {CATALOG}")
-        for statement in _LOCKDOWN:
-            con.execute(statement)
+        _lock(con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _lock(con: duckdb.DuckDBPyConnection) -> None:
+    """Close every door behind the attached marts, in this order (each step needs the one before undone)."""
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET allow_community_extensions = false")
+    con.execute("SET enable_external_access = false")
+    # After external access is off (turning it off needs the local file system): one-way, even unlocked.
+    filesystems = ["LocalFileSystem", *con.list_filesystems()]
+    con.execute(f"SET disabled_filesystems = {duck.sql_str(','.join(filesystems))}")
+    con.execute("SET lock_configuration = true")
 
 
 def _newest_published(con: duckdb.DuckDBPyConnection, lake: Lake) -> str:

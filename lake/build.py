@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from lake import layout, runlog
 from lake.config import REPO_ROOT, state_dir
-from lake.duck import httpfs_extension_file
+from lake.duck import extension_file, httpfs_extension_file
 from lake.errors import LakeError
 from lake.layout import GROUP, MARTS, OPS, OPS_TABLES
 from lake.storage import Lake
@@ -86,11 +86,14 @@ def dbt_env(lake: Lake) -> dict[str, str]:
                 "LAKE_HTTPFS_EXTENSION": str(httpfs_extension_file()),
                 "LAKE_S3_ENDPOINT": ep.netloc if ep else "s3.amazonaws.com",
                 "LAKE_S3_USE_SSL": "false" if ep and ep.scheme == "http" else "true",
-                "AWS_ACCESS_KEY_ID": s3.access_key or "",
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key or "",
                 "AWS_REGION": s3.region,
             }
         )
+        if s3.static:
+            env.update({"AWS_ACCESS_KEY_ID": s3.access_key or "", "AWS_SECRET_ACCESS_KEY": s3.secret_key or "",
+                        "AWS_SESSION_TOKEN": s3.session_token or ""})
+        else:  # no static keys: DuckDB's credential chain (AWS_PROFILE, SSO, instance roles)
+            env.update({"LAKE_DBT_TARGET": "s3_chain", "LAKE_AWS_EXTENSION": str(extension_file("aws"))})
     return env
 
 

@@ -31,7 +31,9 @@ ESCAPES = [
     ("copy (select 42 as x) to '{lake}/marts/dim_members.parquet' (use_tmp_file false)", True),
     ("copy (select 42 as x) to '{lake}/marts/dim_members.parquet'", True),
     ("copy (select 42 as x) to '{lake}/marts/new_mart.parquet'", True),
-    ("copy (select 42 as x) to '{published}'  (format csv)", True),
+    ("copy (select 42 as x) to '{published}' (format csv)", True),
+    ("copy (select 42 as x) to '{published}' (format csv, use_tmp_file false)", True),  # an attached file's path
+    ("copy (select 42 as x) to '{published}.wal' (format csv, use_tmp_file false)", True),
     ("copy (select 42 as x) to '{lake}/raw-cvs/pos/x.csv'", True),
     ("copy dim_members to '{outside}/members.parquet'", True),
     ("copy (select 1 as x) to '{lake}/marts/../raw-cvs/up.parquet'", True),
@@ -49,6 +51,7 @@ ESCAPES = [
     ("select * from read_json_auto('{lake}/ops/runs/run.json')", True),
     ("select * from read_parquet('{lake}/ops/manifests/ingest/**/*.parquet')", True),
     ("select * from read_parquet('{lake}/marts/dim_members.parquet')", True),
+    ("select count(*) from read_blob('{published}')", True),
     ("select * from parquet_metadata('{lake}/group/members/part-0.parquet')", True),
     ("select * from glob('{lake}/*')", True),
     ("select * from glob('{lake}/raw-cvs/**')", True),
