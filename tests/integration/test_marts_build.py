@@ -88,6 +88,25 @@ def test_analyst_connection_reaches_only_the_marts(built: Lake, tmp_path: Path) 
     assert "Programme effect" in text and "Moves detected" in text
 
 
+def test_published_marts_carry_the_dbt_descriptions(built: Lake) -> None:
+    """Every column description written in the marts' YAML is the column's comment in the analyst database."""
+    import yaml
+
+    written = {}
+    for yml in (REPO_ROOT / "models" / "models" / "marts").rglob("*.yml"):
+        for model in yaml.safe_load(yml.read_text()).get("models", []):
+            for col in model.get("columns", []):
+                if col.get("description") and "{{" not in col["description"]:
+                    written[(model["name"], col["name"])] = col["description"].strip()
+    assert written  # the YAML has some today; the check grows with it
+    con = connect(built)
+    comments = {(t, c): (d or "").strip() for t, c, d in con.execute(
+        "select table_name, column_name, comment from duckdb_columns() where database_name = 'marts'").fetchall()}
+    assert {k: comments.get(k) for k in written} == written
+    tables = dict(con.execute("select table_name, comment from duckdb_tables()").fetchall())
+    assert set(tables) == set(mart_names(built)) and all(tables.values())  # each mart described
+
+
 def test_docs_generate(built: Lake) -> None:
     target = run_docs(built)
     assert (target / "index.html").exists() and (target / "catalog.json").exists()
