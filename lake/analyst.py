@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import sys
 import tempfile
 import uuid
 from dataclasses import replace
@@ -69,6 +70,7 @@ def publish(lake: Lake, descriptions: Descriptions | None = None) -> str:
         path = Path(tmp) / "analyst.duckdb"
         con = duck.connect(lake)
         try:
+            con.execute("SET enable_progress_bar = false")  # a build's log is no terminal
             con.execute(f"ATTACH {duck.sql_str(str(path))} AS published")
             for name in names:
                 source = duck.sql_str(lake.uri(MARTS, f"{name}.parquet"))
@@ -87,8 +89,14 @@ def publish(lake: Lake, descriptions: Descriptions | None = None) -> str:
             con.close()
         with path.open("rb") as src, lake.open_output(MARTS, rel) as out:
             shutil.copyfileobj(src, out, 8 << 20)
-    for old in published(lake)[:-KEEP_PUBLISHED]:
-        lake.delete(MARTS, old)
+    try:
+        for old in published(lake)[:-KEEP_PUBLISHED]:
+            lake.delete(MARTS, old)
+    except OSError as e:
+        raise LakeError(
+            f"published {lake.uri(MARTS, rel)} but could not remove an older one: {e}",
+            f"let the build's identity delete under {lake.uri(MARTS, layout.ANALYST_DBS)}/ (infra/access.py)",
+        ) from e
     return rel
 
 
@@ -147,6 +155,8 @@ def _lock(con: duckdb.DuckDBPyConnection) -> None:
     """Close every door behind the attached marts, in this order (each step needs the one before undone)."""
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET allow_community_extensions = false")
+    # DuckDB draws its progress bar on stdout: only on a terminal, never into piped results.
+    con.execute(f"SET enable_progress_bar = {str(sys.stdout.isatty()).lower()}")
     con.execute("SET enable_external_access = false")
     # After external access is off (turning it off needs the local file system): one-way, even unlocked.
     filesystems = ["LocalFileSystem", *con.list_filesystems()]

@@ -113,8 +113,8 @@ class Shell:
                 print(HELP, file=self.out)
             elif word.lower() == ".tables":
                 self._tables()
-            elif (m := _DESCRIBE.match(stripped)) and (m.group(0).startswith(".") or m.group(1) in self.marts()):
-                self._describe(m.group(1))
+            elif (m := _DESCRIBE.match(stripped)) and (stripped.startswith(".") or m.group(1).lower() in self.marts()):
+                self._describe(m.group(1).lower())
             elif word.startswith("."):
                 raise Refused(f"unknown command {word.split()[0]}; `help` lists the commands")
             else:
