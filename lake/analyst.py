@@ -17,6 +17,7 @@ no file: a query must fit in memory (DuckDB cannot spill to disk), ample for mar
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -38,7 +39,7 @@ from lake.storage import Lake
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Attached under this name and made the default database: `dim_members` and `marts.dim_members` both work.
 CATALOG = "marts"
-# Published databases kept besides the newest, for sessions still attached to an older one.
+# Published databases kept (the newest), so sessions still attached to an older one go on reading it.
 KEEP_PUBLISHED = 3
 ANALYST_PROFILE_ENV = "LAKE_ANALYST_PROFILE"
 
@@ -155,8 +156,10 @@ def _lock(con: duckdb.DuckDBPyConnection) -> None:
     """Close every door behind the attached marts, in this order (each step needs the one before undone)."""
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET allow_community_extensions = false")
-    # DuckDB draws its progress bar on stdout: only on a terminal, never into piped results.
-    con.execute(f"SET enable_progress_bar = {str(sys.stdout.isatty()).lower()}")
+    # DuckDB draws its progress bar on stdout: only on a terminal, never into piped results. In Jupyter
+    # DuckDB refuses to change the setting at all without ipywidgets (and then draws none): leave it there.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute(f"SET enable_progress_bar = {str(sys.stdout.isatty()).lower()}")
     con.execute("SET enable_external_access = false")
     # After external access is off (turning it off needs the local file system): one-way, even unlocked.
     filesystems = ["LocalFileSystem", *con.list_filesystems()]
