@@ -188,11 +188,13 @@ class Lake:
             from botocore.config import Config
 
             s3 = self.cfg.s3
-            self._client = boto3.client(
+            # A session of its own: boto3's default one keeps the AWS config files of whenever it was made.
+            self._client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=s3.endpoint,
                 aws_access_key_id=s3.access_key,
                 aws_secret_access_key=s3.secret_key,
+                aws_session_token=s3.session_token,
                 region_name=s3.region,
                 config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10, "mode": "standard"}),
             )

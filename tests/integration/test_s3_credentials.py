@@ -4,6 +4,7 @@ environment, as that profile's identity; a session token in the environment is s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +62,11 @@ def test_a_profile_reaches_the_store_through_every_engine(chain_env: None, seawe
     with pytest.raises(duckdb.Error, match="403"):
         con.execute(f"select * from read_text('{lake.uri(layout.GROUP, 'probe/not-for-ingestion.txt')}')").fetchall()
 
+    created = f"probe/created-{uuid.uuid4().hex[:8]}.txt"
+    lake.create_bytes(layout.OPS, created, b"once")  # boto3 (the ledger's exclusive put), default chain
+    with pytest.raises(FileExistsError):
+        lake.create_bytes(layout.OPS, created, b"twice")
+
     client = _boto3(seaweed)  # boto3's default chain: the same profile for a user's own scripts
     assert client.get_object(Bucket=layout.OPS, Key=MINE[0])["Body"].read() == MINE[1]
     with pytest.raises(ClientError, match="AccessDenied"):
@@ -77,7 +83,7 @@ def test_a_session_token_is_sent_with_static_keys(seaweed: SeaweedServer, monkey
     plain.write_bytes(layout.OPS, *MINE)
     uri = plain.uri(layout.OPS, MINE[0])
     assert duck.connect(plain).execute(f"select content from read_text('{uri}')").fetchone() == (MINE[1].decode(),)
-    assert _boto3(seaweed).get_object(Bucket=layout.OPS, Key=MINE[0])["Body"].read() == MINE[1]
+    plain.create_bytes(layout.OPS, f"probe/created-{uuid.uuid4().hex[:8]}.txt", b"x")  # boto3
 
     monkeypatch.setenv("AWS_SESSION_TOKEN", "a-session-token")
     tokened = Lake(LakeConfig.resolve("s3://"))
@@ -87,4 +93,4 @@ def test_a_session_token_is_sent_with_static_keys(seaweed: SeaweedServer, monkey
     with pytest.raises(duckdb.Error, match="403"):
         duck.connect(tokened).execute(f"select content from read_text('{uri}')").fetchall()
     with pytest.raises(ClientError, match=r"InvalidAccessKeyId|AccessDenied|Forbidden"):
-        _boto3(seaweed).get_object(Bucket=layout.OPS, Key=MINE[0])
+        tokened.create_bytes(layout.OPS, f"probe/created-{uuid.uuid4().hex[:8]}.txt", b"x")
