@@ -13,14 +13,12 @@ once per lock file into a template in the cache folder, and each new server copi
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,9 +27,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from infra.seaweed import HOST, free_port, port_is_free
 from lake.config import REPO_ROOT, cache_dir, state_dir
 from lake.errors import LakeError
+from lake.service import HOST, BackgroundServer, free_port, port_is_free
 
 VENV = REPO_ROOT / ".venv-superset"
 LOCK_FILE = REPO_ROOT / "dashboards" / "requirements-superset.lock"
@@ -114,32 +112,20 @@ def metadata_template() -> Path:
     return target
 
 
-class SupersetServer:
+class SupersetServer(BackgroundServer):
     """A Superset server whose metadata, log, secrets and state live under `home`."""
 
+    log_name = "superset.log"
+    kill_group = True  # gunicorn's workers share its session
+
     def __init__(self, home: Path | None = None) -> None:
-        self.home = (home or state_dir() / "superset").resolve()
+        super().__init__(home or state_dir() / "superset")
         self.metadata_db = self.home / "superset.db"
-        self.log_file = self.home / "superset.log"
-        self.state_file = self.home / "server.json"
         self.secrets_file = self.home / "secrets.json"
         self.views_db = self.home / "lake.duckdb"
-        self._proc: subprocess.Popen | None = None
 
-    # --- state --------------------------------------------------------------------------
-
-    def state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _save_state(self, **changes: Any) -> None:
-        state = {**self.state(), **changes}
-        self.home.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.state_file)
+    def is_ours(self, cmdline: str) -> bool:
+        return "gunicorn" in cmdline and str(self.home) in cmdline
 
     def secrets(self) -> dict[str, str]:
         """The secret key and the admin password: made once per server folder, readable only by its owner."""
@@ -164,22 +150,6 @@ class SupersetServer:
     @property
     def lake_uri(self) -> str | None:
         return self.state().get("lake")
-
-    def pid(self) -> int | None:
-        """The gunicorn master's pid if it is running (checked against its command line: a reused pid is not ours)."""
-        if self._proc is not None:
-            return self._proc.pid if self._proc.poll() is None else None
-        pid = self.state().get("pid")
-        if not pid:
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            return None
-        return pid if "gunicorn" in cmdline and str(self.home) in cmdline else None
-
-    def running(self) -> bool:
-        return self.pid() is not None
 
     def env(self) -> dict[str, str]:
         s = self.secrets()
@@ -226,20 +196,7 @@ class SupersetServer:
         self.home.mkdir(parents=True, exist_ok=True)
         if not self.metadata_db.is_file():
             shutil.copyfile(metadata_template(), self.metadata_db)
-        with open(self.log_file, "ab") as log:
-            log.write(f"\n--- start {dt.datetime.now(dt.UTC).isoformat()} ---\n".encode())
-            log.flush()
-            self._proc = subprocess.Popen(
-                self.command(port),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.home,
-                env=self.env(),
-                start_new_session=True,  # outlives `lake dashboards up`; Ctrl-C in the shell does not stop it
-            )
-        self._save_state(pid=self._proc.pid, port=port, lake=lake_uri,
-                         started_at=dt.datetime.now(dt.UTC).isoformat())
+        self._spawn(self.command(port), env=self.env(), port=port, lake=lake_uri)
         try:
             self.wait_ready(timeout)
         except BaseException:
@@ -264,39 +221,7 @@ class SupersetServer:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """SIGTERM to gunicorn (it stops its workers), SIGKILL to the group after `timeout`. False if not running."""
-        pid = self.pid()
-        if pid is None:
-            self._save_state(pid=None)
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not self._wait_exit(pid, timeout):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)  # its own session: the workers go with it
-            self._wait_exit(pid, 10)
-        self._proc = None
-        self._save_state(pid=None)
-        return True
-
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout)
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-                return True
-            time.sleep(0.1)
-        return False
-
-    def _log_tail(self, lines: int = 8) -> str:
-        try:
-            return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return super().stop(timeout)
 
     # --- clients ------------------------------------------------------------------------
 
@@ -319,10 +244,3 @@ class SupersetServer:
             "metadata": str(self.metadata_db),
             "started_at": self.state().get("started_at") if pid else None,
         }
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True

