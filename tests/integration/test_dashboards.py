@@ -192,6 +192,33 @@ def test_dashboard_in_a_browser(dashboards_env, slug: str) -> None:
         assert float(shown.replace(",", "")) == pytest.approx(value, rel=5e-3, abs=5e-3), (shown, value)
 
 
+def test_programme_dashboard_shows_both_estimates_from_the_marts(dashboards_env) -> None:
+    """The four big numbers are the marts' descriptive and causal estimates, read through the analyst connection."""
+    from lake.analyst import connect
+
+    env = dashboards_env
+    con = connect(env.lake)
+    expected = {}
+    for metric, col, title in [(m, c, t) for m in ("spend_yen_per_month", "visits_per_month")
+                               for c, t in (("difference", "descriptive"), ("causal_effect", "causal"))]:
+        value = con.execute(f"select {col} from mart_programme_effect where metric = ? and not is_suppressed",
+                            [metric]).fetchone()
+        expected[("spend" if metric.startswith("spend") else "visits", title)] = value[0] if value else None
+    assert expected[("spend", "descriptive")] is not None and expected[("spend", "causal")] is not None, expected
+    charts = _charts(env)["programme-campaigns"]
+    d_id = _dashboard_ids(env)["programme-campaigns"]
+    shown = _expected_big_numbers(env, charts, d_id)
+    names = {c["id"]: c["slice_name"] for c in charts}
+    got = {}
+    for chart_id, value in shown.items():
+        name = names[chart_id]
+        kind = "causal" if "causal" in name else "descriptive"
+        got[("spend" if "spend" in name else "visits", kind)] = value
+    assert set(got) == set(expected), (got, expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+
+
 @pytest.mark.parametrize("slug", sorted(ALL - MAY_OPEN["contractor"]))
 def test_a_contractor_is_refused_in_the_browser(dashboards_env, slug: str) -> None:
     env = dashboards_env
