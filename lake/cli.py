@@ -21,6 +21,7 @@ from rich.table import Table
 from dashboards.cli import alerts, dashboards
 from exports.cli import campaign, export
 from lake.errors import LakeError
+from lake.ledgercli import ledgers
 from lake.notebooks import notebooks
 from lake.s3cli import s3
 
@@ -80,6 +81,7 @@ main.add_command(dashboards)
 main.add_command(alerts)
 main.add_command(export)
 main.add_command(campaign)
+main.add_command(ledgers)
 
 
 def _open(lake_uri: str | None):

@@ -102,6 +102,8 @@ def analyst_db(stamp: str) -> str:
 
 MANIFESTS = "manifests/ingest"  # append-only for the jobs (infra.access): records are added, never replaced
 EXPORT_AUDIT = "audit/exports"  # the export audit log, append-only like the manifests
+# The hash-chained ledgers (`lake.ledger`) of the ops zone, by what they record: `lake ledgers` verifies each.
+LEDGERS = {"ingest manifests": MANIFESTS, "export audit log": EXPORT_AUDIT}
 
 
 def manifest(company: str, feed: str, batch_id: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lake import layout
 from lake.storage import Lake
 
 GENESIS = "0" * 64
@@ -117,3 +118,44 @@ class Ledger:
             problems.append(f"{self.lake.uri(self.zone, self.prefix)}: ends at record {expected - 1} but record "
                             f"{expect_at_least} was written (the newest records were removed)")
         return problems
+
+
+def _is_record(name: str) -> bool:
+    stem = name.removesuffix(".json")
+    return name.endswith(".json") and stem.isdigit() and len(stem) == SEQ_DIGITS
+
+
+def ledgers(lake: Lake) -> dict[str, Ledger]:
+    """Every ledger of the lake by name: the known ones (`layout.LEDGERS`, even while empty) and any other
+    folder of the ops zone holding records, so a ledger added later is verified without being listed here."""
+    found = {name: Ledger(lake, layout.OPS, prefix) for name, prefix in layout.LEDGERS.items()}
+    known = {led.prefix for led in found.values()}
+    folders = {rel.rpartition("/")[0] for rel in lake.list_files(layout.OPS) if _is_record(rel.rpartition("/")[2])}
+    for folder in sorted(folders - known - {""}):
+        found[folder] = Ledger(lake, layout.OPS, folder)
+    return found
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    name: str
+    uri: str
+    records: int
+    head: int  # seq of the newest record, -1 when empty
+    problems: list[str]
+
+
+def verify_all(lake: Lake, expect_at_least: dict[str, int] | None = None) -> list[LedgerReport]:
+    """Verify every ledger of the lake (`ledgers`); each problem names the removed, altered or moved record.
+
+    `expect_at_least` maps a ledger's name to the newest record its owner knows was written (for example
+    from its run records), which is how removing the newest records, or all of them, is caught.
+    """
+    expect_at_least = expect_at_least or {}
+    reports = []
+    for name, led in ledgers(lake).items():
+        names = led._names()
+        problems = led.verify(expect_at_least.get(name))
+        reports.append(LedgerReport(name, lake.uri(layout.OPS, led.prefix), len(names),
+                                    names[-1][0] if names else -1, problems))
+    return reports

@@ -95,3 +95,76 @@ def test_records_in_sub_folders_are_not_the_ledgers(ledger: Ledger):
     Ledger(ledger.lake, ledger.zone, f"{ledger.prefix}/other").append({"event": "elsewhere"})
     assert [r["n"] for r in ledger.records()] == [0, 1, 2, 3, 4]
     assert ledger.verify() == []
+
+
+# --- every ledger of the lake (`verify_all`, `lake ledgers`) ---------------------------------------
+
+
+@pytest.fixture
+def lake_with_ledgers(tmp_path: Path) -> Lake:
+    from lake import layout
+
+    lake = Lake(LakeConfig.resolve(str(tmp_path / "lake2")))
+    for prefix in (layout.MANIFESTS, layout.EXPORT_AUDIT, "other/records"):  # the last one: not in layout
+        led = Ledger(lake, "ops", prefix)
+        for i in range(3):
+            led.append({"event": prefix, "n": i})
+    lake.write_bytes("ops", "runs/stage=ingest/date=2026-08-01/r1.parquet", b"not a ledger")
+    return lake
+
+
+def _reports(lake: Lake, **kw) -> dict:
+    from lake.ledger import verify_all
+
+    return {r.name: r for r in verify_all(lake, **kw)}
+
+
+def test_verify_all_finds_every_ledger_intact(lake_with_ledgers: Lake):
+    reports = _reports(lake_with_ledgers)
+    assert set(reports) == {"ingest manifests", "export audit log", "other/records"}
+    assert all(r.records == 3 and r.head == 2 and r.problems == [] for r in reports.values())
+
+
+def test_verify_all_names_the_removed_and_the_altered_record(lake_with_ledgers: Lake):
+    from lake import layout
+
+    lake = lake_with_ledgers
+    Path(lake.path("ops", f"{layout.MANIFESTS}/000000000001.json")).unlink()
+    audit = Path(lake.path("ops", f"{layout.EXPORT_AUDIT}/000000000000.json"))
+    audit.write_text(json.dumps({**json.loads(audit.read_text()), "n": 7}))  # altered, its hash kept
+    reports = _reports(lake)
+    manifests, log = reports["ingest manifests"].problems, reports["export audit log"].problems
+    # the gap is named, and the record after it no longer follows the one before
+    assert manifests[0] == f"{lake.uri('ops', layout.MANIFESTS)}/000000000002.json: records 1..1 are missing (removed)"
+    assert len(manifests) == 2 and "000000000002.json: does not follow the record before it" in manifests[1]
+    assert len(log) == 1 and "000000000000.json: content does not match its hash (altered)" in log[0]
+    assert reports["other/records"].problems == []
+
+
+def test_verify_all_catches_removed_newest_records_with_the_owners_head(lake_with_ledgers: Lake):
+    from lake import layout
+
+    lake = lake_with_ledgers
+    for seq in (0, 1, 2):  # the whole audit log gone: a chain with nothing left in it is "intact"...
+        Path(lake.path("ops", f"{layout.EXPORT_AUDIT}/{seq:012d}.json")).unlink()
+    assert _reports(lake)["export audit log"].problems == []
+    problems = _reports(lake, expect_at_least={"export audit log": 2})["export audit log"].problems  # ...not so
+    assert len(problems) == 1 and "ends at record -1 but record 2 was written" in problems[0]
+
+
+def test_lake_ledgers_command_exits_1_and_names_the_record(lake_with_ledgers: Lake):
+    from click.testing import CliRunner
+
+    from lake import layout
+    from lake.cli import main
+
+    runner = CliRunner()
+    root = str(Path(lake_with_ledgers.path("ops")).parent)
+    ok = runner.invoke(main, ["ledgers", "--lake", root])
+    assert ok.exit_code == 0, ok.output
+    assert "export audit log: 3 records, head 2, intact" in ok.output
+    Path(lake_with_ledgers.path("ops", f"{layout.MANIFESTS}/000000000000.json")).unlink()
+    bad = runner.invoke(main, ["ledgers", "--lake", root])
+    assert bad.exit_code == 1
+    assert "ingest manifests: 2 records, head 2, 2 problem(s)" in bad.output
+    assert "000000000001.json: records 0..0 are missing (removed)" in bad.output
