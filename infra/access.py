@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from expectations.rules import load_rules
@@ -159,6 +160,82 @@ def permits(grants: Policy, principal: str, zone: str, operation: str, key: str 
     return allowed(grants, principal, zone, _NEEDS[operation], key)
 
 
+# --- the table for people (README, `lake s3 policy`) ------------------------------------------
+
+LEVEL_NAMES = {  # how the table names a level; any other set of actions is listed as it is
+    DROP_BOX: "drop box",
+    READ_ONLY: "read",
+    READ_WRITE: "read, write, delete",
+    APPEND_ONLY: "append only",
+}
+COMPANY = "<company>"  # stands for each company in the table's zone and principal names
+
+
+def _level(actions: frozenset[str]) -> str:
+    if not actions:
+        return "-"
+    for level, name in LEVEL_NAMES.items():
+        if expand(level) == actions:
+            return name
+    return ", ".join(a.lower() for a in ACTIONS if a in actions)
+
+
+def _template(s: str, company: str) -> str:
+    """`s` with the company code, as a whole word of a zone or prefix name, replaced by `COMPANY`."""
+    parts = re.split(r"([-/])", s)
+    return "".join(COMPANY if p == company else p for p in parts)
+
+
+def access_table(companies: list[str] | None = None) -> list[list[str]]:
+    """Who can reach what: a header row, then a row per principal (the companies as one), a column per scope.
+
+    Every cell is what `governing` answers for a key at the top of that scope, so the table cannot say
+    more or less than the policy; a column or row that stands for every company (`<company>`) shows the
+    company's own zone, marked "own" where it reaches no other company's.
+    """
+    companies = list(load_rules().companies) if companies is None else companies
+    grants = policy(companies)
+    columns: list[str] = []
+    for zone in [*layout.all_zones(companies)]:
+        for s in [zone, *sorted({s for scopes in grants.values() for s in scopes if split_scope(s)[0] == zone})]:
+            t = next((_template(s, c) for c in companies if _template(s, c) != s), s)
+            if t not in columns:
+                columns.append(t)
+
+    def at(t: str, company: str) -> tuple[str, str]:
+        return split_scope(t.replace(COMPANY, company))
+
+    def cell(principal: str, t: str) -> str:
+        if COMPANY not in t:
+            return _level(governing(grants, principal, *at(t, companies[0])))
+        levels = {_level(governing(grants, principal, *at(t, c))) for c in companies}
+        return levels.pop() if len(levels) == 1 else "varies"
+
+    def company_cell(t: str) -> str:
+        own = {_level(governing(grants, c, *at(t, c))) for c in companies}
+        others = {_level(governing(grants, c, *at(t, d))) for c in companies for d in companies if d != c}
+        if len(own) != 1 or len(others) > 1:
+            return "varies"
+        mine, theirs = own.pop(), others.pop() if others else "-"
+        if COMPANY in t and theirs == "-" and mine != "-":
+            return f"{mine} (own)"
+        return mine if mine == theirs or COMPANY not in t else f"{mine} (own), {theirs} (others)"
+
+    rows = [["principal", *columns], [ADMIN, *(["everything"] * len(columns))]]
+    rows.append([COMPANY, *(company_cell(t) for t in columns)])
+    rows += [[p, *(cell(p, t) for t in columns)] for p in grants if p not in companies]
+    return rows
+
+
+def markdown_table(companies: list[str] | None = None) -> str:
+    """`access_table` as a Markdown table (what the README shows; a test keeps the two equal)."""
+    rows = access_table(companies)
+    lines = ["| " + " | ".join(f"`{c}`" if i else c for i, c in enumerate(rows[0])) + " |",
+             "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join([f"`{r[0]}`", *r[1:]]) + " |" for r in rows[1:]]
+    return "\n".join(lines) + "\n"
+
+
 # --- IAM policy statements (local server and cloud) ------------------------------------------
 
 # The S3 actions behind each policy action. Multipart uploads count as s3:PutObject on AWS and SeaweedFS.
@@ -266,17 +343,23 @@ def dev_credentials(principal: str) -> Credentials:
     return Credentials(principal, f"lake-dev-{principal}", secret)
 
 
-def seaweed_config(grants: Policy | None = None, bucket_prefix: str = "") -> dict:
+def seaweed_config(grants: Policy | None = None, bucket_prefixes: Sequence[str] = ("",)) -> dict:
     """The policy as SeaweedFS `-s3.config` JSON: one identity per principal with its IAM policy attached.
 
     The administrator keeps SeaweedFS's own `Admin` action; every other identity has no legacy actions,
-    so the server authorises it by its attached policy (the statements the cloud roles get).
+    so the server authorises it by its attached policy (the statements the cloud roles get). Each of
+    `bucket_prefixes` names a lake on the server (zones are the buckets `<prefix><zone>`) on which every
+    identity holds the same grants: the tests keep their lakes apart on one server with prefixes and still
+    run the jobs as their own principals.
     """
     grants = policy() if grants is None else grants
     identities = [_identity(ADMIN, ["Admin", "Read", "Write", "List", "Tagging"])]
     policies = []
     for principal, scopes in grants.items():
-        statements = iam_statements(scopes, lambda z: f"arn:aws:s3:::{bucket_prefix}{z}", conditional_writes=False)
+        statements = _merge([
+            s for prefix in dict.fromkeys(bucket_prefixes)
+            for s in iam_statements(scopes, lambda z, p=prefix: f"arn:aws:s3:::{p}{z}", conditional_writes=False)
+        ])
         name = f"lake-{principal}"
         policies.append({"name": name, "content": json.dumps({"Version": "2012-10-17", "Statement": statements})})
         identities.append(_identity(principal, [], [name]))

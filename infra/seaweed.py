@@ -130,10 +130,18 @@ class SeaweedServer(BackgroundServer):
             "-volume.preStopSeconds=0",  # single node: no peers to drain before stopping
         ]
 
-    def start(self, s3_port: int | None = None, companies: list[str] | None = None, timeout: float = 60.0) -> bool:
-        """Start (if not running), wait until it answers, create the zone buckets. False if it already ran."""
+    def start(self, s3_port: int | None = None, companies: list[str] | None = None, timeout: float = 60.0,
+              bucket_prefixes: tuple[str, ...] | None = None) -> bool:
+        """Start (if not running), wait until it answers, create the zone buckets. False if it already ran.
+
+        `bucket_prefixes`: the lakes (`s3://<prefix>`) whose buckets the identities are granted; the
+        unprefixed one is what `lake s3 up` serves, the tests add their own. Default: those the server was
+        last started with, else the unprefixed lake only.
+        """
         companies = list(_companies()) if companies is None else companies
-        config = json.dumps(access.seaweed_config(access.policy(companies)), indent=2)
+        if bucket_prefixes is None:
+            bucket_prefixes = tuple(self.state().get("bucket_prefixes", ("",)))
+        config = json.dumps(access.seaweed_config(access.policy(companies), bucket_prefixes), indent=2)
         if self.running():
             if self.state().get("identities_sha256") != _sha(config):
                 raise LakeError(
@@ -149,7 +157,8 @@ class SeaweedServer(BackgroundServer):
         (self.data_dir / "master").mkdir(parents=True, exist_ok=True)
         self.identities_file.write_text(config)
         self.identities_file.chmod(0o600)
-        self._spawn(self.command(ports), ports=asdict(ports), identities_sha256=_sha(config))
+        self._spawn(self.command(ports), ports=asdict(ports), identities_sha256=_sha(config),
+                    bucket_prefixes=list(bucket_prefixes))
         try:
             self.wait_ready(timeout)
             self.create_buckets(layout.all_zones(companies))

@@ -95,6 +95,20 @@ def test_seaweed_identities_carry_the_iam_policy() -> None:
     assert len(set(keys)) == len(keys)
 
 
+def test_seaweed_grants_hold_on_each_lake_served() -> None:
+    """With two lakes on one server every statement covers both, the denies of the nested scopes included."""
+    one = {p["name"]: json.loads(p["content"]) for p in access.seaweed_config()["policies"]}
+    two = {p["name"]: json.loads(p["content"]) for p in access.seaweed_config(bucket_prefixes=("", "t-"))["policies"]}
+    for name, doc in one.items():
+        expected = {(s["Effect"], a, r.replace(":::", f":::{p}"), json.dumps(s.get("Condition"), sort_keys=True))
+                    for s in doc["Statement"] for a in s["Action"] for r in s["Resource"] for p in ("", "t-")}
+        got = {(s["Effect"], a, r, json.dumps(s.get("Condition"), sort_keys=True))
+               for s in two[name]["Statement"] for a in s["Action"] for r in s["Resource"]}
+        assert got == expected, name
+    assert any(s["Effect"] == "Deny" and "arn:aws:s3:::t-ops/manifests/ingest/*" in s["Resource"]
+               for s in two["lake-ingestion"]["Statement"])
+
+
 # --- against the server ---------------------------------------------------------------------
 
 
@@ -162,6 +176,25 @@ def test_access_matrix(seeded: SeaweedServer, principal: str) -> None:
             for leftover in (f"{base}probe/delete-me-{principal}.txt", f"{base}probe/new-by-{principal}.txt"):
                 admin.delete_object(Bucket=zone, Key=leftover)
     assert not wrong, f"{principal}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("principal", access.JOBS)
+def test_no_grant_reaches_another_lake(seeded: SeaweedServer, principal: str) -> None:
+    """The grants name the buckets of the lakes served: a lake under another prefix is the administrator's only."""
+    other = "nogrant-"
+    admin = seeded.client()
+    zones = [z for z in ZONES if access.governing(access.policy(), principal, z)]
+    have = {b["Name"] for b in admin.list_buckets()["Buckets"]}
+    for zone in zones:
+        if other + zone not in have:
+            admin.create_bucket(Bucket=other + zone)
+        admin.put_object(Bucket=other + zone, Key=SEED, Body=b"seed")
+        admin.put_object(Bucket=other + zone, Key=f"probe/delete-me-{principal}.txt", Body=b"x")
+    client = seeded.client(principal, retries=1)
+    for zone in zones:
+        for operation in access.OPERATIONS:
+            assert _try(client, operation, other + zone, "", principal) == "AccessDenied", (operation, zone)
 
 
 @pytest.mark.integration

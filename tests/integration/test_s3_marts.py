@@ -43,10 +43,11 @@ def test_marts_build_from_an_s3_group_zone(s3_lake: Callable[..., Lake], seaweed
     monkeypatch.setenv("LAKE_STATE", str(tmp_path / "state"))  # where the S3 build keeps its DuckDB file
     local = Lake(LakeConfig.resolve(str(tmp_path / "local")))
     write_group_fixture(local, FixtureConfig(members=1500, days=90, seed=5))
-    lake = s3_lake()  # unprefixed buckets: the ones the identities are granted (`infra.access`)
+    admin = s3_lake()  # unprefixed buckets: the ones the identities are granted (`infra.access`)
     for zone in ("group", "ops"):
         for f in local.list_files(zone):
-            lake.write_bytes(zone, f, local.read_bytes(zone, f))
+            admin.write_bytes(zone, f, local.read_bytes(zone, f))
+    lake = s3_lake("", access.DBT)  # dbt builds as its own principal: group read-only, marts and ops
     if credentials == "profile":
         _profiles(tmp_path, monkeypatch, seaweed)
         lake = Lake(LakeConfig.resolve("s3://"))

@@ -19,6 +19,7 @@ import pyspark
 import pytest
 
 from expectations.rules import load_rules
+from infra import access
 from infra.seaweed import free_port
 from lake import layout
 from lake.config import REPO_ROOT
@@ -94,9 +95,10 @@ def test_transforms_on_cluster_over_s3(spark_cluster: str, s3_lake: Callable[...
     jars = ",".join(str(j) for j in ensure_s3a_jars())  # once per machine; cached afterwards
     admin = s3_lake("sparkit-")
     sample_raw.build(admin)  # as ingestion would have landed it
-    # The server's identities grant the transforms principal the unprefixed zones; a private prefix keeps
-    # this test apart from the others sharing the server, so it runs as the administrator.
-    cfg = admin.cfg
+    # The job signs as the transforms principal (its grants hold on this lake: conftest.JOB_PREFIXES), so a
+    # read or write outside raw (read), group and ops fails the run; the checks below read as the administrator.
+    cfg = s3_lake("sparkit-", access.TRANSFORMS).cfg
+    assert cfg.s3.access_key == access.dev_credentials(access.TRANSFORMS).access_key
     env = {**_spark_env(tmp_path), "AWS_ENDPOINT_URL": cfg.s3.endpoint or "", "AWS_ACCESS_KEY_ID":
            cfg.s3.access_key or "", "AWS_SECRET_ACCESS_KEY": cfg.s3.secret_key or "", "AWS_REGION": cfg.s3.region,
            "LAKE_PSEUDONYM_KEY": "integration-key", "LAKE_SPARK_EXECUTOR_MEMORY": "768m"}
