@@ -1,4 +1,4 @@
-"""`lake s3 up | down | status | env`: the local S3-compatible store (SeaweedFS) for the lake.
+"""`lake s3 up | down | status | env | policy`: the local S3-compatible store (SeaweedFS) for the lake.
 
 `up` starts it on 127.0.0.1 with its data under the project's state folder, creates a bucket per
 zone and loads one identity per principal (`infra.access`). `eval "$(lake s3 env)"` then points
@@ -27,13 +27,14 @@ def _server():
 
 @click.group()
 def s3() -> None:
-    """Run the lake on a local S3 server (SeaweedFS): up, down, status, env.
+    """Run the lake on a local S3 server (SeaweedFS): up, down, status, env, policy.
 
     \b
       lake s3 up                 start it and create the zone buckets
       eval "$(lake s3 env)"      point lake, boto3, DuckDB and Spark at it
       lake demo                  the same demo, now on S3
       lake s3 down               stop it (data is kept for the next `up`)
+      lake s3 policy             who may reach which zone (the same grants as in the cloud)
     Credentials are fixed, public and for this local server only.
     """
 
@@ -114,3 +115,21 @@ def env(principal: str) -> None:
     click.echo("unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL_S3")
     for key, value in server.env(principal).items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@s3.command()
+@click.option("--json", "as_json", is_flag=True, help="The IAM policy documents instead (what each identity gets).")
+def policy(as_json: bool) -> None:
+    """Who can reach what: the access policy (`infra/access.py`) as a principal x zone table.
+
+    The same grants hold on this server and in the cloud deployment; the README's table is this output.
+    """
+    import json
+
+    from infra import access
+
+    if as_json:
+        docs = {p["name"]: json.loads(p["content"]) for p in access.seaweed_config()["policies"]}
+        click.echo(json.dumps(docs, indent=2))
+        return
+    click.echo(access.markdown_table(), nl=False)
