@@ -102,7 +102,7 @@ def _connect(lake: Lake) -> duckdb.DuckDBPyConnection:
 
 
 def _need_marts(con: duckdb.DuckDBPyConnection, segment: Segment) -> None:
-    have = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+    have = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
     missing = sorted(segment.marts - have)
     if missing:
         raise LakeError(f"segment {segment.name} reads {', '.join(missing)}, which the marts do not have",

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from exports import audit, files, registry
 from exports.export import ExportRefused, ExportRequest, export_segment, plan
 from exports.report import campaign_report
-from lake import layout, runlog
+from lake import analyst, layout, runlog
 from lake.build import run_build
 from lake.cli import main
 from lake.config import LakeConfig
@@ -325,6 +325,7 @@ def test_on_s3_each_company_reads_only_its_own_exports(built, seaweed) -> None:
     for name in ("dim_members", "fct_member_brands"):  # the marts the segment reads, published as dbt would
         admin.put_object(Bucket=layout.MARTS, Key=f"{name}.parquet",
                          Body=Path(local.path(layout.MARTS, f"{name}.parquet")).read_bytes())
+    analyst.publish(Lake(seaweed.lake_config()))  # the analyst database a build publishes (what exports read)
     job = Lake(seaweed.lake_config(access.EXPORTS))
     result = export_segment(job, ExportRequest("cvs_shoppers", company="cvs", campaign_id="S3-CVS-1"), segments)
     assert result.status == "exported"
