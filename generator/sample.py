@@ -34,6 +34,7 @@ from .world import (
 from .writers import EXTRA_COLUMN, FAULT_FIELDS, LINE_BASIS, MISSING_COLUMN, DayWriter, FileOut
 
 Progress = Callable[[str, int, int], None]
+NEAR_HOME_KM = 5.0  # a store this close to the member's home is in the home area (truth of what moves can show)
 TRUTH_ZONE = "ops"
 TRUTH_DIR = "generator"
 COLUMN_FAULTS = ("wrong_encoding", "missing_columns", "extra_columns")
@@ -137,6 +138,7 @@ class _Run:
         self.first_normal = np.full((n, nc), NEVER, dtype=np.int64)  # first ordinary visit per brand
         self.first_any = np.full((n, nc), NEVER, dtype=np.int64)  # first visit of any kind per brand
         self.mover_days = np.zeros((max(k, 1), world.days), dtype=bool)  # movers' days with a store visit
+        self.mover_home_days = np.zeros((max(k, 1), world.days), dtype=bool)  # ... with one near the home of the day
 
     def write(self, company: str, feed: str, name: str, data: bytes, rows: int) -> None:
         zone = f"landing-{company}"
@@ -309,6 +311,16 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
         if company in cat.STORE_COMPANIES and len(world.movers):
             pos = world.mover_pos[m]
             run.mover_days[pos[pos >= 0], d] = True
+            mm, st = m[pos >= 0], world.stores[company]
+            store = v.store[has][pos >= 0]
+            moved = world.move_day[mm] <= d
+            lat = np.where(moved, world.new_lat[mm], world.home_lat[mm])
+            lon = np.where(moved, world.new_lon[mm], world.home_lon[mm])
+            km = places.distance_km(lat, lon, st.lat[store], st.lon[store])
+            near = km <= NEAR_HOME_KM
+            if company == "sm":  # an sm visit reaches the gid only through a link (id_links, by the last day)
+                near &= world.sm_linked[mm] & (world.sm_linked_day[mm] < world.days)
+            run.mover_home_days[pos[pos >= 0][near], d] = True
         if company == "cvs":
             extra = v.kind[has] == KIND_PROGRAMME
             run.extra_visits_m += np.bincount(m[extra], minlength=n)
@@ -375,6 +387,12 @@ def _write_truth(run: _Run, world: World) -> dict:
             # what the data can show: days with a store visit in the 28 days before the move and from it
             "store_visit_days_28d_before": pa.array(_window_days(run.mover_days, w.mover_pos[mv], w.move_day[mv], -28)),
             "store_visit_days_28d_after": pa.array(_window_days(run.mover_days, w.mover_pos[mv], w.move_day[mv], 28)),
+            # ... and days with a visit the lake can attribute to the gid at a store within NEAR_HOME_KM of the home
+            # (the old one before, the new one from the move): what a method reading store locations can place
+            "home_visit_days_28d_before": pa.array(
+                _window_days(run.mover_home_days, w.mover_pos[mv], w.move_day[mv], -28)),
+            "home_visit_days_28d_after": pa.array(
+                _window_days(run.mover_home_days, w.mover_pos[mv], w.move_day[mv], 28)),
         }
     )
     cm = w.commuters

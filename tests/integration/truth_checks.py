@@ -2,8 +2,9 @@
 churners, commuters). Used by the pipeline tests on the real chain (both generator modes).
 
 What counts as recoverable is taken from the generator's truth, never from the marts' own intermediate tables:
-a move is detectable when the generator recorded 3+ days with a store visit in the 28 days before it and 3+ from
-it, and it lies 28+ days inside the window; a churner counts when it stopped 30+ days before the end."""
+a move is detectable when the generator recorded 3+ days with a visit the lake can attribute at a store near the
+home (within 5 km: the old home before, the new one after) in the 28 days before it and 3+ from it, and it lies
+28+ days inside the window; a churner counts when it stopped 30+ days before the end."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from lake.analyst import connect
 from lake.storage import Lake
 
 DATE_TOLERANCE_DAYS = 14
+# a move is detectable when the generator recorded this many days with a visit near the home (within 5 km) in the
+# 28 days before it (the old home) and from it (the new one): fewer, and no method reading store locations can
+# place the member on that side
+MIN_HOME_VISIT_DAYS = 3
 
 
 @dataclass
@@ -115,8 +120,8 @@ def recover(lake: Lake) -> Recovery:
     correct = {g for g, on in zip(found["gid"], found["moved_on"], strict=True) if dated_right(g, on)}
     mv = movers.assign(on=movers["moved_on"].map(lambda d: pd.Timestamp(d).date()))
     detectable = mv[
-        (mv["store_visit_days_28d_before"] >= 3)
-        & (mv["store_visit_days_28d_after"] >= 3)
+        (mv["home_visit_days_28d_before"] >= MIN_HOME_VISIT_DAYS)
+        & (mv["home_visit_days_28d_after"] >= MIN_HOME_VISIT_DAYS)
         & (mv["on"] >= start + dt.timedelta(days=28))
         & (mv["on"] <= end - dt.timedelta(days=28))
     ]

@@ -1,174 +1,205 @@
--- Relocation (DESIGN §7). A member moved when their home area (int_member_home_areas) at the end lies more than
--- `move_radius_km` from the one at the start, and some week splits their store visits cleanly: before it, at most
--- `move_max_overlap_share` of the visits near the new home; from it, at most that share near the old one; at least
--- `move_min_visit_days` days with a visit near the old home before and near the new one after, at one brand at
--- least in both (a member who only switched from the corner shop to a superstore across town did not move); and
--- the new area holds for `move_persist_weeks` weeks with a visit. A commuter uses both areas all along, so no
--- week splits them: not a move. The move date is midway between the last visit near the old home and the first
--- near the new one (the member moved somewhere in between).
-with home as (
-    select * from {{ ref('int_member_home_areas') }}
-),
-
-visits as (
+-- Relocation (DESIGN §7): a change point in the sequence of a member's located store visits. Every day with a
+-- visit is a possible split; on each side the home is the member's store with the most of that side's visits
+-- within `move_radius_km` of it (the densest spot, so a light shopper whose new visits spread over three new
+-- stores still has one new home). A split is a move when the two homes lie more than `move_radius_km` apart
+-- and it divides the visits cleanly: before it, at most `move_max_overlap_share` of the visits near the new
+-- home; from it, at most that share near the old one; at least `move_min_visit_days` visits near the old home
+-- before and near the new one after; a brand used around the old home before and around the new one after (a
+-- member who only switched from the corner shop to a superstore across town did not move); and the new home
+-- holds for `move_persist_weeks` weeks with a visit. A commuter uses both areas all along: on either side of
+-- any split most visits lie around the same home, so the two homes coincide and no split qualifies. Of the
+-- qualifying splits the cleanest (fewest visits near the other side's home) wins; the move date is midway
+-- between the last visit near the old home and the first near the new one (the member moved in between).
+with visits as (
     select * from {{ ref('int_store_visits_located') }}
     where purchase_date <= {{ as_of_date() }}
 ),
 
-candidates as (
-    select
-        old.gid,
-        old.home_lat as old_lat,
-        old.home_lon as old_lon,
-        old.home_prefecture as from_prefecture,
-        old.home_store_company as old_company,
-        old.home_store_id as old_store_id,
-        new.home_store_company as new_company,
-        new.home_store_id as new_store_id,
-        new.home_lat as new_lat,
-        new.home_lon as new_lon,
-        new.home_prefecture as to_prefecture,
-        {{ haversine_km('old.home_lat', 'old.home_lon', 'new.home_lat', 'new.home_lon') }} as distance_km,
-    from home as old
-    inner join home as new on old.gid = new.gid and old.period = 'first' and new.period = 'last'
-    where
-        {{ haversine_km('old.home_lat', 'old.home_lon', 'new.home_lat', 'new.home_lon') }}
-        > {{ var('move_radius_km') }}
+-- a member whose visits all fit in a box with a diagonal under the radius cannot have moved that far: skip
+-- them before the quadratic part (the diagonal bounds every distance between two of their stores)
+spread as (
+    select gid
+    from visits
+    group by gid
+    having {{ haversine_km('min(lat)', 'min(lon)', 'max(lat)', 'max(lon)') }} > {{ var('move_radius_km') }}
 ),
 
-distances as (
+member_visits as (
+    select visits.*
+    from visits
+    semi join spread on visits.gid = spread.gid
+),
+
+-- the candidate homes: every store the member used
+centres as (
+    select distinct gid, company, store_id, lat, lon, prefecture
+    from member_visits
+),
+
+-- per candidate home and visit day: the member's visits that day, and those near that home
+centre_days as (
     select
-        candidates.gid,
-        visits.company,
-        visits.purchase_date,
-        date_trunc('week', visits.purchase_date)::date as week_start,
-        visits.company = candidates.old_company and visits.store_id = candidates.old_store_id as is_old_store,
-        visits.company = candidates.new_company and visits.store_id = candidates.new_store_id as is_new_store,
-        {{ haversine_km('candidates.old_lat', 'candidates.old_lon', 'visits.lat', 'visits.lon') }} as km_old,
-        {{ haversine_km('candidates.new_lat', 'candidates.new_lon', 'visits.lat', 'visits.lon') }} as km_new,
-    from candidates
-    inner join visits on candidates.gid = visits.gid
+        centres.gid,
+        centres.company,
+        centres.store_id,
+        member_visits.purchase_date,
+        count(*) as n,
+        count(*) filter (
+            where {{ haversine_km('centres.lat', 'centres.lon', 'member_visits.lat', 'member_visits.lon') }}
+            <= {{ var('move_radius_km') }}
+        ) as n_near,
+    from centres
+    inner join member_visits on centres.gid = member_visits.gid
+    group by all
+),
+
+-- every visit day is a possible split: visits before it and from it, in all and near each candidate home
+splits as (
+    select
+        gid,
+        company,
+        store_id,
+        purchase_date as split_on,
+        coalesce(sum(n) over before, 0) as pre_n,
+        coalesce(sum(n_near) over before, 0) as pre_near,
+        sum(n) over after as post_n,
+        sum(n_near) over after as post_near,
+    from centre_days
+    window
+        before as (partition by gid, company, store_id order by purchase_date
+                   rows between unbounded preceding and 1 preceding),
+        after as (partition by gid, company, store_id order by purchase_date
+                  rows between current row and unbounded following)
+),
+
+old_home as (
+    select * from splits
+    where pre_n > 0
+    qualify row_number() over (partition by gid, split_on order by pre_near desc, company, store_id) = 1
+),
+
+new_home as (
+    select * from splits
+    where pre_n > 0
+    qualify row_number() over (partition by gid, split_on order by post_near desc, company, store_id) = 1
+),
+
+qualifying as (
+    select
+        old_home.gid,
+        old_home.split_on,
+        old_home.pre_n,
+        old_home.post_n,
+        old_home.pre_near as pre_old,
+        old_home.post_near as post_old,
+        new_home.pre_near as pre_new,
+        new_home.post_near as post_new,
+        old_home.company as old_company,
+        old_home.store_id as old_store_id,
+        new_home.company as new_company,
+        new_home.store_id as new_store_id,
+    from old_home
+    inner join new_home on old_home.gid = new_home.gid and old_home.split_on = new_home.split_on
+    where
+        old_home.pre_near >= {{ var('move_min_visit_days') }}
+        and new_home.post_near >= {{ var('move_min_visit_days') }}
+        and new_home.pre_near <= {{ var('move_max_overlap_share') }} * old_home.pre_n
+        and old_home.post_near <= {{ var('move_max_overlap_share') }} * old_home.post_n
 ),
 
 placed as (
     select
-        *,
-        km_old <= {{ var('move_radius_km') }} as is_near_old,
-        km_new <= {{ var('move_radius_km') }} as is_near_new,
-    from distances
-),
-
-weekly as (
-    select
-        gid,
-        week_start,
-        count(*) as n,
-        count(*) filter (where is_near_old) as n_old,
-        count(*) filter (where is_near_new) as n_new,
-        count(*) filter (where is_old_store) as n_old_store,
-        count(*) filter (where is_new_store) as n_new_store,
-    from placed
-    group by all
-),
-
--- every week with a visit is a possible split: visits before it and from it, near each home
-splits as (
-    select
-        gid,
-        week_start,
-        sum(n) over before as pre_n,
-        sum(n_old) over before as pre_old,
-        sum(n_new) over before as pre_new,
-        coalesce(sum(n_new_store) over before, 0) as pre_new_store,
-        sum(n) over after as post_n,
-        sum(n_old) over after as post_old,
-        sum(n_new) over after as post_new,
-        sum(n_old_store) over after as post_old_store,
-        count(*) filter (where n_new > 0) over after as post_new_weeks,
-    from weekly
-    window
-        before as (partition by gid order by week_start rows between unbounded preceding and 1 preceding),
-        after as (partition by gid order by week_start rows between current row and unbounded following)
-),
-
-qualifying as (
-    select *
-    from splits
-    where
-        pre_old >= {{ var('move_min_visit_days') }}
-        and post_new >= {{ var('move_min_visit_days') }}
-        and post_new_weeks >= {{ var('move_persist_weeks') }}
-        and pre_new <= {{ var('move_max_overlap_share') }} * pre_n
-        and post_old <= {{ var('move_max_overlap_share') }} * post_n
-),
-
--- the same brand used around the old home before the split and around the new one after it (twice the radius:
--- a brand's nearest store may lie a little farther from home than the most-used store)
-same_brand as (
-    select distinct qualifying.gid, qualifying.week_start
+        qualifying.*,
+        old.lat as old_lat,
+        old.lon as old_lon,
+        old.prefecture as from_prefecture,
+        new.lat as new_lat,
+        new.lon as new_lon,
+        new.prefecture as to_prefecture,
+        {{ haversine_km('old.lat', 'old.lon', 'new.lat', 'new.lon') }} as distance_km,
     from qualifying
-    inner join placed as before_visits
-        on qualifying.gid = before_visits.gid
-        and before_visits.km_old <= 2 * {{ var('move_radius_km') }}
-        and before_visits.week_start < qualifying.week_start
-    inner join placed as after_visits
-        on qualifying.gid = after_visits.gid
-        and after_visits.km_new <= 2 * {{ var('move_radius_km') }}
-        and after_visits.week_start >= qualifying.week_start
-        and after_visits.company = before_visits.company
+    inner join centres as old
+        on qualifying.gid = old.gid and qualifying.old_company = old.company and qualifying.old_store_id = old.store_id
+    inner join centres as new
+        on qualifying.gid = new.gid and qualifying.new_company = new.company and qualifying.new_store_id = new.store_id
+    where {{ haversine_km('old.lat', 'old.lon', 'new.lat', 'new.lon') }} > {{ var('move_radius_km') }}
+),
+
+-- each qualifying split against the member's visits: persistence, the brands on each side, and the dates
+checked as (
+    select
+        placed.gid,
+        placed.split_on,
+        count(distinct date_trunc('week', v.purchase_date)) filter (
+            where v.purchase_date >= placed.split_on
+            and {{ haversine_km('placed.new_lat', 'placed.new_lon', 'v.lat', 'v.lon') }} <= {{ var('move_radius_km') }}
+        ) as post_new_weeks,
+        -- the stores used near each home (twice the radius: a brand's nearest store may lie a little farther from
+        -- home than the densest spot), and every store used on each side
+        list(distinct v.company) filter (
+            where v.purchase_date < placed.split_on
+            and {{ haversine_km('placed.old_lat', 'placed.old_lon', 'v.lat', 'v.lon') }}
+            <= 2 * {{ var('move_radius_km') }}
+        ) as brands_before,
+        list(distinct v.company) filter (
+            where v.purchase_date >= placed.split_on
+            and {{ haversine_km('placed.new_lat', 'placed.new_lon', 'v.lat', 'v.lon') }}
+            <= 2 * {{ var('move_radius_km') }}
+        ) as brands_after,
+        list(distinct v.company || ':' || v.store_id) filter (where v.purchase_date < placed.split_on)
+            as stores_before,
+        list(distinct v.company || ':' || v.store_id) filter (
+            where v.purchase_date >= placed.split_on
+            and {{ haversine_km('placed.new_lat', 'placed.new_lon', 'v.lat', 'v.lon') }}
+            <= 2 * {{ var('move_radius_km') }}
+        ) as stores_after,
+        max(v.purchase_date) filter (
+            where v.purchase_date < placed.split_on
+            and {{ haversine_km('placed.old_lat', 'placed.old_lon', 'v.lat', 'v.lon') }} <= {{ var('move_radius_km') }}
+        ) as last_old_date,
+        min(v.purchase_date) filter (
+            where v.purchase_date >= placed.split_on
+            and {{ haversine_km('placed.new_lat', 'placed.new_lon', 'v.lat', 'v.lon') }} <= {{ var('move_radius_km') }}
+        ) as first_new_date,
+    from placed
+    inner join member_visits as v on placed.gid = v.gid
+    group by placed.gid, placed.split_on
 ),
 
 best_split as (
-    select qualifying.*
-    from qualifying
-    inner join same_brand on qualifying.gid = same_brand.gid and qualifying.week_start = same_brand.week_start
+    select placed.*, checked.post_new_weeks, checked.last_old_date, checked.first_new_date
+    from placed
+    inner join checked on placed.gid = checked.gid and placed.split_on = checked.split_on
+    where
+        checked.post_new_weeks >= {{ var('move_persist_weeks') }}
+        and len(list_intersect(checked.brands_before, checked.brands_after)) > 0
+        -- a move changes stores: some brand used near the old home before is used near the new one after only at
+        -- stores not used before (a member who kept their stores and dropped the corner shop did not move)
+        and len(list_filter(
+            list_intersect(checked.brands_before, checked.brands_after),
+            b -> len(list_filter(checked.stores_after, s -> split_part(s, ':', 1) = b
+                                 and list_contains(checked.stores_before, s))) = 0
+        )) > 0
     qualify row_number() over (
-        partition by qualifying.gid
-        order by qualifying.pre_new / qualifying.pre_n + qualifying.post_old / qualifying.post_n, qualifying.week_start
+        partition by placed.gid
+        order by placed.pre_new / placed.pre_n + placed.post_old / placed.post_n, placed.split_on
     ) = 1
-),
-
-dated as (
-    select
-        best_split.gid,
-        best_split.week_start,
-        best_split.post_new_weeks,
-        max(placed.purchase_date) filter (
-            where placed.is_near_old and placed.purchase_date < best_split.week_start + 7
-        ) as last_old_date,
-    from best_split
-    inner join placed on best_split.gid = placed.gid
-    group by all
-),
-
-first_new as (
-    select
-        dated.gid,
-        min(placed.purchase_date) as first_new_date,
-    from dated
-    inner join placed
-        on dated.gid = placed.gid
-        and placed.is_near_new
-        and placed.purchase_date > dated.last_old_date
-    group by dated.gid
 ),
 
 final as (
     select
-        candidates.gid,
-        (dated.last_old_date + ((first_new.first_new_date - dated.last_old_date) // 2)::integer)::date as moved_on,
-        dated.last_old_date as last_seen_old_area_on,
-        first_new.first_new_date as first_seen_new_area_on,
-        candidates.from_prefecture,
-        candidates.to_prefecture,
-        candidates.from_prefecture = candidates.to_prefecture as is_within_prefecture,
-        candidates.distance_km,
-        candidates.new_lat,
-        candidates.new_lon,
-        dated.post_new_weeks as weeks_in_new_area,
-    from candidates
-    inner join dated on candidates.gid = dated.gid
-    inner join first_new on candidates.gid = first_new.gid
+        gid,
+        (last_old_date + ((first_new_date - last_old_date) // 2)::integer)::date as moved_on,
+        last_old_date as last_seen_old_area_on,
+        first_new_date as first_seen_new_area_on,
+        from_prefecture,
+        to_prefecture,
+        from_prefecture = to_prefecture as is_within_prefecture,
+        distance_km,
+        new_lat,
+        new_lon,
+        post_new_weeks as weeks_in_new_area,
+    from best_split
 )
 
 select * from final
