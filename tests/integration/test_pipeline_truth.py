@@ -84,6 +84,10 @@ def test_descriptive_difference_is_not_the_effect_when_heavy_shoppers_enrol(chai
     if mode == "confounding":
         assert abs(d - truth) > 0.10 * truth and not lo <= d <= hi, (d, truth, lo, hi)
         assert gaps["visits_per_month"], gaps
+        # spend too: the naive difference lies outside the causal interval (and is flagged)
+        d, _, _ = r.descriptive["spend_yen_per_month"]
+        _, lo, hi = r.causal["spend_yen_per_month"]
+        assert not lo <= d <= hi and gaps["spend_yen_per_month"], (d, lo, hi, gaps)
     else:
         assert abs(d - est) <= 0.30 * est and not gaps["visits_per_month"], (d, est, gaps)
 
