@@ -15,25 +15,56 @@ with visits as (
     where purchase_date <= {{ as_of_date() }}
 ),
 
--- a member whose visits all fit in a box with a diagonal under the radius cannot have moved that far: skip
--- them before the quadratic part (the diagonal bounds every distance between two of their stores)
-spread as (
-    select gid
+-- the candidate homes: every store the member used, with the member's visits within the radius of it; a store
+-- with fewer than `move_min_visit_days` of them can be neither side's home, so leaving it out changes no split
+member_stores as (
+    select
+        gid,
+        company,
+        store_id,
+        any_value(lat) as lat,
+        any_value(lon) as lon,
+        any_value(prefecture) as prefecture,
+        count(*) as visits,
     from visits
+    group by gid, company, store_id
+),
+
+density as (
+    select
+        a.gid,
+        a.company,
+        a.store_id,
+        any_value(a.lat) as lat,
+        any_value(a.lon) as lon,
+        any_value(a.prefecture) as prefecture,
+    from member_stores as a
+    inner join member_stores as b
+        on a.gid = b.gid
+        and {{ haversine_km('a.lat', 'a.lon', 'b.lat', 'b.lon') }} <= {{ var('move_radius_km') }}
+    group by a.gid, a.company, a.store_id
+    having sum(b.visits) >= {{ var('move_min_visit_days') }}
+),
+
+-- a member whose possible homes all fit in a box with a diagonal under the radius cannot have moved that far:
+-- skip them before pairing visits with homes (the diagonal bounds every distance between two homes)
+movable as (
+    select gid
+    from density
     group by gid
     having {{ haversine_km('min(lat)', 'min(lon)', 'max(lat)', 'max(lon)') }} > {{ var('move_radius_km') }}
+),
+
+centres as (
+    select density.*
+    from density
+    semi join movable on density.gid = movable.gid
 ),
 
 member_visits as (
     select visits.*
     from visits
-    semi join spread on visits.gid = spread.gid
-),
-
--- the candidate homes: every store the member used
-centres as (
-    select distinct gid, company, store_id, lat, lon, prefecture
-    from member_visits
+    semi join movable on visits.gid = movable.gid
 ),
 
 -- per candidate home and visit day: the member's visits that day, and those near that home
