@@ -11,10 +11,10 @@ so that a wrong answer fails:
   and its 95% interval covers it. Spend: the interval covers it and excludes zero (at this size a member's spend
   varies too much for 10%: the interval is +-53% of the effect on the default run and +-121% on the confounding
   one, measured 1,167 against 703 yen; see the README).
-  On the confounding generator the descriptive
-  difference (programme vs e-money-only) is asserted to be outside 10% of the truth and outside the causal
-  interval, and flagged as a large gap (spend: outside the causal interval, flagged); on the default generator (enrolment at random) the descriptive
-  difference is near the causal estimate (within 30%) and not flagged.
+  On the confounding generator the descriptive difference (programme vs e-money-only) is asserted to be outside
+  10% of the truth and outside the causal interval, and flagged as a large gap (spend: outside the causal
+  interval, flagged); on the default generator (enrolment at random) the descriptive difference is near the
+  causal estimate (within 30%) and not flagged.
 - Moves (date within 14 days): precision >= 0.9 and recall >= 0.9 over the moves the truth says the data can show
   (3+ days with a visit near the home on each side, see truth_checks.py), moves inside a prefecture >= 0.85 of
   those (fewer cases: 38 on the confounding run), at most 0.5% of commuters reported as movers.
