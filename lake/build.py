@@ -161,9 +161,11 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResu
     exc = getattr(res, "exception", None)
     if exc is not None and not failures:
         failures.append(str(exc))
+    if select and not counts and not failures:  # dbt says "nothing to do" and success: not what was asked
+        failures.append(f"--select {select!r} matches no model or test; `dbt ls` in models/ lists the nodes")
     published, publish_seconds = _publish(lake)
     return BuildResult(
-        success=bool(getattr(res, "success", False)),
+        success=bool(getattr(res, "success", False)) and not failures,
         seconds=seconds,
         counts=counts,
         failures=failures,

@@ -1,7 +1,9 @@
 """The `lake` command: one entry point with verbs users can guess.
 
-Every verb takes `--lake` (or `LAKE_URI`); failures print what was wrong and what to do, never a
-traceback (set LAKE_DEBUG=1 to see one).
+Every verb takes `--lake` (or `LAKE_URI`); a lake that is not there is refused unless the verb makes
+lakes (`generate`, `demo`, `ingest --create`). Failures print what was wrong and what to do, never a
+traceback (set LAKE_DEBUG=1 to see one). Exit status: 0 done; 1 failed (an error was printed); 2 usage
+error; 3 `lake ingest` finished but rejected whole files (see `lake status`); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from lake.notebooks import notebooks
 from lake.s3cli import s3
 
 console = Console(stderr=True)
+EXIT_FAILED = 1
+EXIT_REJECTED = 3  # `lake ingest`: the run finished, and some files were quarantined whole
 # Piped output (CI logs, files) gets a wide fixed width so tables do not wrap.
 out = Console(width=None if sys.stdout.isatty() else 132)
 
@@ -52,7 +56,7 @@ class LakeGroup(click.Group):
             console.print(f"[bold red]error:[/] {escape(e.what)}", soft_wrap=True)
             if e.fix:
                 console.print(f"[bold]fix:[/] {escape(e.fix)}", soft_wrap=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: published data is intact; run the command again to finish[/]")
             sys.exit(130)
@@ -68,10 +72,14 @@ def main() -> None:
       lake demo                 generate a sample, ingest it, print a summary
       lake generate             write synthetic company extracts into the landing zones
       lake ingest               land new extracts: raw zone, quarantine, manifests
-      lake status               what has landed, per company and feed
+      lake status               what has landed, what was rejected, what is waiting
+      lake retract BATCH --reason ...   take a landed batch out of the raw zone
       lake export --list        segments for coupon campaigns (see `lake export --help`)
       lake s3 up                run the lake on a local S3 server (see `lake s3 --help`)
       lake dashboards up        KPI and operations dashboards (see `lake dashboards --help`)
+
+    \b
+    Exit status: 0 done, 1 failed, 2 usage error, 3 `lake ingest` rejected whole files.
     """
 
 
@@ -84,10 +92,10 @@ main.add_command(campaign)
 main.add_command(ledgers)
 
 
-def _open(lake_uri: str | None):
+def _open(lake_uri: str | None, create: bool = False):
     from lake.storage import open_lake
 
-    return open_lake(lake_uri)
+    return open_lake(lake_uri, create=create)
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -125,7 +133,7 @@ def run_generate(lake_uri, members, days, start, seed, bad_rate, companies, mode
     from generator import generate as gen
     from lake import layout
 
-    lake = _open(lake_uri)
+    lake = _open(lake_uri, create=True)
     from expectations.rules import load_rules
 
     lake.ensure_zones(layout.all_zones(list(load_rules().companies)))
@@ -155,19 +163,34 @@ class LakeSink:
 
 # --- ingest --------------------------------------------------------------------------------
 
+WAIT_OPTION = click.option("--wait", type=click.FloatRange(0), default=0.0, show_default=True, metavar="SECONDS",
+                           help="If another run holds the lake's lock, wait up to this long instead of refusing.")
+
+
 @main.command()
 @LAKE_OPTION
 @click.option("--company", "companies", multiple=True, help="Only these companies (repeatable).")
-def ingest(lake_uri: str | None, companies: tuple[str, ...]) -> None:
-    """Land new extracts: validate against contracts, write raw Parquet, quarantine bad rows, record manifests.
+@click.option("--create", is_flag=True, help="Make the lake's zones if the lake does not exist yet.")
+@WAIT_OPTION
+def ingest(lake_uri: str | None, companies: tuple[str, ...], create: bool, wait: float) -> None:
+    """Land every file in the landing zones: validate against contracts, write raw Parquet, quarantine bad
+    rows and bad files, record the manifest history.
 
-    Files already landed (same bytes) are skipped, so running it again is safe.
+    Files already landed (same path, same bytes) are skipped, so running it again is safe; a file
+    re-delivered under the same name with new bytes replaces its batch. Exit status 3 when files were
+    rejected whole (the others still landed), 1 when the run failed.
     """
-    summary = run_ingest(lake_uri, list(companies) or None)
+    summary = run_ingest(lake_uri, list(companies) or None, create=create, wait=wait)
     print_ingest_summary(summary)
+    if summary.failed:
+        failed = "; ".join(f"{src}: {err}" for src, err in summary.failed[:3])
+        raise LakeError(f"{len(summary.failed)} file(s) could not be read or written (storage trouble; nothing "
+                        f"was recorded for them): {failed}", "run `lake ingest` again; the other files are landed")
+    if summary.rejected:
+        sys.exit(EXIT_REJECTED)
 
 
-def run_ingest(lake_uri: str | None, companies: list[str] | None):
+def run_ingest(lake_uri: str | None, companies: list[str] | None, create: bool = False, wait: float = 0.0):
     from expectations.rules import load_rules
     from ingestion.engine import ingest as do_ingest
 
@@ -175,7 +198,7 @@ def run_ingest(lake_uri: str | None, companies: list[str] | None):
     for c in companies or []:
         if c not in known:
             raise LakeError(f"unknown company {c!r}", f"use one of {', '.join(known)}")
-    lake = _open(lake_uri)
+    lake = _open(lake_uri, create=create)
     with _progress(bytes_=True) as p:
         task = p.add_task("ingesting", total=None)
 
@@ -183,12 +206,20 @@ def run_ingest(lake_uri: str | None, companies: list[str] | None):
             p.update(task, total=n_bytes, description=f"ingesting {n_files} files")
 
         def on_progress(source: str, n: int) -> None:
-            p.update(task, advance=n, description=f"ingesting {source.split('/')[-1]}")
+            p.update(task, advance=n, description=f"ingesting {_safe(source.split('/')[-1])}")
 
-        return do_ingest(lake, companies, progress=on_progress, on_start=on_start)
+        return do_ingest(lake, companies, progress=on_progress, on_start=on_start, wait=wait)
+
+
+def _safe(text: object) -> str:
+    """Text from outside (file names, details) made harmless for the terminal: no markup, no control codes."""
+    s = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
+    return escape(s)
 
 
 def print_ingest_summary(summary) -> None:
+    import json
+
     rows = summary.rows
     if summary.recovered:
         out.print(f"recovered {summary.recovered} publish(es) left by an interrupted run")
@@ -197,27 +228,24 @@ def print_ingest_summary(summary) -> None:
         return
     by_feed: dict[tuple[str, str], list[int]] = {}
     reasons: dict[str, int] = {}
-    files_rejected = []
-    import json
-
     for r in rows:
-        agg = by_feed.setdefault((r.company, r.feed), [0, 0, 0, 0, 0])
+        agg = by_feed.setdefault((r.company, r.feed), [0, 0, 0, 0, 0, 0])
         agg[0] += 1
         agg[1] += r.rows_read
         agg[2] += r.rows_landed
         agg[3] += r.rows_quarantined
-        agg[4] += r.rows_redacted
+        agg[4] += r.rows_duplicate
+        agg[5] += r.rows_redacted
         if r.status != "landed":
-            files_rejected.append(r)
             reasons[f"file: {r.reason}"] = reasons.get(f"file: {r.reason}", 0) + 1
         elif r.detail:
             for k, v in json.loads(r.detail).items():
                 reasons[k] = reasons.get(k, 0) + v
-    t = Table(title="Landed per company and feed", title_justify="left")
-    for col in ("company", "feed", "files", "rows read", "landed", "quarantined", "redacted"):
+    t = Table(title="Ingested per company and feed", title_justify="left")
+    for col in ("company", "feed", "files", "rows read", "landed", "quarantined", "duplicates", "redacted"):
         t.add_column(col, justify="right" if col not in ("company", "feed") else "left")
-    for (company, feed), (n, read, landed, quar, red) in sorted(by_feed.items()):
-        t.add_row(company, feed, str(n), f"{read:,}", f"{landed:,}", f"{quar:,}", f"{red:,}")
+    for (company, feed), (n, read, landed, quar, dup, red) in sorted(by_feed.items()):
+        t.add_row(company, _safe(feed), str(n), f"{read:,}", f"{landed:,}", f"{quar:,}", f"{dup:,}", f"{red:,}")
     out.print(t)
     if reasons:
         q = Table(title="Quarantined by reason", title_justify="left")
@@ -226,11 +254,38 @@ def print_ingest_summary(summary) -> None:
         for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]):
             q.add_row(k, f"{v:,}")
         out.print(q)
-    for r in files_rejected:
-        out.print(f"[yellow]{r.status}[/] {r.source}: {r.detail}")
+    for old, new in summary.replaced:
+        out.print(f"[cyan]replaced[/] batch {old} by {new} (a corrected re-delivery)")
+    for r in rows:
+        if r.drift:
+            out.print(f"[cyan]drift[/] {_safe(r.source)}: undeclared column(s) {_safe(', '.join(r.drift))} "
+                      "not landed (recorded)")
+        if r.status != "landed":
+            out.print(f"[yellow]{r.status}[/] {_safe(r.source)}: {_safe(r.detail)}")
     ok = all(r.reconciles() for r in rows)
-    out.print(f"{len(rows)} file(s) ingested, {summary.skipped} already landed; "
+    rejected = len(summary.rejected)
+    out.print(f"{len(rows)} file(s) ingested, {summary.skipped} already landed, {rejected} rejected whole; "
               f"manifests reconcile: {'yes' if ok else 'NO'}")
+
+
+# --- retract -------------------------------------------------------------------------------
+
+@main.command()
+@LAKE_OPTION
+@click.argument("target", metavar="BATCH_OR_FILE")
+@click.option("--reason", required=True, help="Why: kept in the manifest history with who and when.")
+@WAIT_OPTION
+def retract(lake_uri: str | None, target: str, reason: str, wait: float) -> None:
+    """Take a landed batch out of the raw zone on purpose (it leaves the group zone at the next transform).
+
+    BATCH_OR_FILE is a batch id or the landing path of the file it came from (`lake status` lists
+    them). Recorded in the manifest history: who, when, why, and how many rows left.
+    """
+    from ingestion.engine import retract as do_retract
+
+    b = do_retract(_open(lake_uri), target, reason, wait=wait)
+    out.print(f"retracted {b.batch_id} ({_safe(b.source)}): {b.rows_removed:,} rows left raw-{b.company}; "
+              f"run `lake transform` to take them out of the group zone")
 
 
 # --- status --------------------------------------------------------------------------------
@@ -238,30 +293,80 @@ def print_ingest_summary(summary) -> None:
 @main.command()
 @LAKE_OPTION
 def status(lake_uri: str | None) -> None:
-    """What has landed: files, rows and quarantine per company and feed, from the manifests."""
-    import duckdb
+    """What the lake holds: batches per company and feed, rejected files with their reasons, files waiting,
+    corrections and retractions, drift, freshness per company, and the last runs of each stage."""
+    from ingestion.status import lake_status
 
-    from ingestion import manifest
+    print_status(lake_status(_open(lake_uri)))
 
-    lake = _open(lake_uri)
-    table = manifest.read_all(lake)
-    out.print(f"lake: {lake.describe()}")
-    if table.num_rows == 0:
+
+def print_status(st) -> None:
+    out.print(f"lake: {_safe(st.lake)}")
+    if not st.feeds and not st.waiting:
         out.print("nothing ingested yet: run `lake generate` then `lake ingest` (or `lake demo`)")
-        return
-    con = duckdb.connect()
-    con.register("m", table)
-    res = con.execute("""
-        SELECT company, feed, count(*) AS files, count(*) FILTER (WHERE status <> 'landed') AS rejected,
-               sum(rows_read), sum(rows_landed), sum(rows_quarantined), max(finished_at)
-        FROM m GROUP BY ALL ORDER BY ALL""").fetchall()
-    t = Table()
-    for col in ("company", "feed", "files", "rejected files", "rows read", "landed", "quarantined", "last run"):
-        t.add_column(col, justify="left" if col in ("company", "feed", "last run") else "right", no_wrap=True)
-    for r in res:
-        t.add_row(r[0], r[1], str(r[2]), str(r[3]), f"{r[4]:,}", f"{r[5]:,}", f"{r[6]:,}",
-                  r[7].strftime("%Y-%m-%d %H:%M UTC") if r[7] else "")
+    if st.feeds:
+        t = Table(title="Batches per company and feed", title_justify="left")
+        cols = ("company", "feed", "live", "rejected", "replaced", "retracted", "rows landed", "quarantined",
+                "duplicates", "rows removed", "last landed")
+        for col in cols:
+            t.add_column(col, justify="left" if col in ("company", "feed", "last landed") else "right", no_wrap=True)
+        for f in st.feeds:
+            t.add_row(f.company, _safe(f.feed), str(f.live), str(f.rejected), str(f.replaced), str(f.retracted),
+                      f"{f.rows_landed:,}", f"{f.rows_quarantined:,}", f"{f.rows_duplicate:,}", f"{f.rows_removed:,}",
+                      f.last_landed.strftime("%Y-%m-%d %H:%M UTC") if f.last_landed else "")
+        out.print(t)
+    if st.freshness:
+        t = Table(title="Freshness per company (latest event date in its live batches)", title_justify="left")
+        for col in ("company", "data up to", "days behind today", "last landed"):
+            t.add_column(col)
+        for company, (latest, behind, landed) in sorted(st.freshness.items()):
+            t.add_row(company, str(latest or ""), "" if behind is None else str(behind),
+                      landed.strftime("%Y-%m-%d %H:%M UTC") if landed else "")
+        out.print(t)
+    if st.rejected:
+        t = Table(title=f"Rejected files ({len(st.rejected)}): quarantined whole", title_justify="left")
+        for col in ("source", "reason", "detail"):
+            t.add_column(col, overflow="fold")
+        for r in st.rejected:
+            t.add_row(_safe(r.source), r.reason or "", _safe(r.detail or ""))
+        out.print(t)
+    if st.waiting:
+        t = Table(title=f"Waiting ({len(st.waiting)}): in a landing zone, not ingested yet", title_justify="left")
+        for col in ("file", "bytes", "why"):
+            t.add_column(col, overflow="fold")
+        for w in st.waiting:
+            t.add_row(_safe(w.source), f"{w.size:,}", w.why)
+        out.print(t)
+    if st.removed:
+        t = Table(title="Replaced and retracted batches", title_justify="left")
+        for col in ("batch", "source", "state", "rows removed", "when", "by", "why"):
+            t.add_column(col, overflow="fold")
+        for b in st.removed:
+            t.add_row(b.batch_id, _safe(b.source), b.state + (f" by {b.replaced_by}" if b.replaced_by else ""),
+                      f"{b.rows_removed:,}", str(b.removed_at or "")[:19], _safe(b.removed_by or ""),
+                      _safe(b.removed_why or ""))
+        out.print(t)
+    if st.drift:
+        t = Table(title="Schema drift: undeclared columns (never landed)", title_justify="left")
+        for col in ("source", "columns", "policy"):
+            t.add_column(col, overflow="fold")
+        for d in st.drift:
+            t.add_row(_safe(d["source"]), _safe(", ".join(d["columns"])), d["policy"])
+        out.print(t)
+    t = Table(title="Last run of each stage", title_justify="left")
+    for col in ("stage", "started", "status", "seconds", "files", "rows in", "rows out", "message"):
+        t.add_column(col, overflow="fold")
+    for stage in ("ingest", "retract", "transform", "build", "check", "export"):
+        r = st.runs.get(stage)
+        if r is None:
+            if stage in ("ingest", "transform", "build"):
+                t.add_row(stage, "never", "", "", "", "", "", "")
+            continue
+        t.add_row(stage, r["started_at"].strftime("%Y-%m-%d %H:%M UTC"), r["status"], f"{r['seconds']:.0f}",
+                  str(r["files"]), f"{r['rows_in']:,}", f"{r['rows_out']:,}", _safe(r["message"] or ""))
     out.print(t)
+    out.print(f"manifest history: {st.history_records} record(s), hash chain "
+              + ("intact" if not st.chain_problems else "[red]BROKEN[/]: " + _safe("; ".join(st.chain_problems[:3]))))
 
 
 # --- transform -----------------------------------------------------------------------------
@@ -280,9 +385,13 @@ def transform(lake_uri: str | None, dates: tuple[str, ...], master: str | None) 
 
 
 def run_transform_step(lake, dates: list[str] | None = None, master: str | None = None) -> dict:
+    from expectations.rules import load_rules
     from lake import layout
     from transforms import run_transforms
 
+    if not any(lake.list_files(layout.raw(c)) for c in load_rules().companies):
+        raise LakeError(f"the raw zones of {lake.describe()} are empty: nothing to transform",
+                        "run `lake ingest` first (or `lake demo`)")
     with console.status("transforms: starting Spark") as status:
         summary = run_transforms(lake, dates, master, progress=lambda m: status.update(f"transforms: {m}"))
     if summary.get("skipped"):
@@ -368,11 +477,11 @@ def docs(lake_uri: str | None) -> None:
 def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: float) -> None:
     """End to end on a sample: generate (about 200k members over 90 days), ingest, transform, build, results."""
     t0 = time.time()
-    lake = _open(lake_uri)
+    lake = _open(lake_uri, create=True)
     out.print(f"[bold]lake demo[/] on {lake.describe()}")
     out.print("1/4 generating company extracts")
     run_generate(lake_uri, members, days, dt.date(2026, 8, 1), seed, bad_rate, None)
-    out.print("2/4 ingesting")
+    out.print("2/4 ingesting (the sample plants bad files on purpose: their rejection is expected)")
     print_ingest_summary(run_ingest(lake_uri, None))
     out.print("3/4 building the group zone (Spark)")
     run_transform_step(lake)

@@ -70,8 +70,15 @@ def quarantine_rows(company: str, feed: str, batch_id: str) -> str:
 
 
 def quarantine_file(company: str, feed: str, batch_id: str, name: str) -> str:
-    """Where a file rejected whole is kept, byte for byte."""
+    """Where a file rejected whole is kept, byte for byte (`feed` and `name` already made safe)."""
     return f"files/{company}/{feed}/{batch_id}/{name}"
+
+
+def safe_name(text: str, limit: int = 120) -> str:
+    """A landing path made into one harmless file name: no separators, no `..`, no control characters."""
+    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_" for ch in text.replace("/", "__"))
+    out = out.lstrip(".") or "_"
+    return out[:limit]
 
 
 # --- exports --------------------------------------------------------------------------------
@@ -100,17 +107,18 @@ def analyst_db(stamp: str) -> str:
 
 # --- ops ------------------------------------------------------------------------------------
 
-MANIFESTS = "manifests/ingest"  # append-only for the jobs (infra.access): records are added, never replaced
+MANIFESTS = "manifests/ingest"  # the ingest history, a hash-chained ledger (`<seq>.json` per event); append-only
+                                # for the jobs (infra.access): records are added, never replaced
 EXPORT_AUDIT = "audit/exports"  # the export audit log, append-only like the manifests
 # The hash-chained ledgers (`lake.ledger`) of the ops zone, by what they record: `lake ledgers` verifies each.
 LEDGERS = {"ingest manifests": MANIFESTS, "export audit log": EXPORT_AUDIT}
-
-
-def manifest(company: str, feed: str, batch_id: str) -> str:
-    return f"{MANIFESTS}/company={company}/feed={feed}/{batch_id}.parquet"
-
-
 PENDING = "manifests/_pending"
+LOCKS = "locks"
+
+
+def lock(stage: str) -> str:
+    """The lock of one stage on this lake (a locked file locally, a lease object on S3)."""
+    return f"{LOCKS}/{stage}.lock"
 
 
 def pending_publish(batch_id: str) -> str:

@@ -90,6 +90,29 @@ class Lake:
 
     # --- zones --------------------------------------------------------------------------
 
+    def is_lake(self) -> bool:
+        """Whether a lake is here: its folder holds zone folders, or its store has zone buckets.
+
+        A bucket this identity may not even look at counts as there (the store knows it; we may not).
+        """
+        from lake import layout
+
+        if not self.is_s3:
+            root = Path(self._root)
+            if not root.is_dir():
+                return False
+            return any((root / z).is_dir() for z in layout.SHARED_ZONES) or any(
+                p.is_dir() and p.name.startswith(("landing-", "raw-")) for p in root.iterdir())
+        for zone in layout.SHARED_ZONES:
+            try:
+                if self.fs.get_file_info(self.path(zone)).type == pafs.FileType.Directory:
+                    return True
+            except OSError as e:
+                if "ACCESS_DENIED" in str(e) or "AccessDenied" in str(e):
+                    return True
+                raise
+        return False
+
     def ensure_zones(self, zones: list[str]) -> None:
         for zone in zones:
             try:
@@ -222,6 +245,17 @@ class Lake:
                 self.delete(zone, f)
 
 
-def open_lake(lake: str | None = None) -> Lake:
-    """The lake named by `--lake`, `LAKE_URI` or the default folder."""
-    return Lake(LakeConfig.resolve(lake))
+def open_lake(lake: str | None = None, create: bool = False) -> Lake:
+    """The lake named by `--lake`, `LAKE_URI` or the default folder.
+
+    A lake that is not there is refused unless `create` (a typo in `--lake` must not quietly make an
+    empty lake and report success).
+    """
+    opened = Lake(LakeConfig.resolve(lake))
+    if not create and not opened.is_lake():
+        raise LakeError(
+            f"there is no lake at {opened.describe()}",
+            "check --lake / LAKE_URI; `lake generate` or `lake demo` create one, and `lake ingest --create` "
+            "starts an empty one for real extracts",
+        )
+    return opened

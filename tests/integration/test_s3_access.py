@@ -48,7 +48,7 @@ def test_policy_grows_with_a_new_company() -> None:
 
 def test_most_specific_scope_decides() -> None:
     grants = access.policy()
-    manifest = layout.manifest("cvs", "pos", "b1")
+    manifest = f"{layout.MANIFESTS}/000000000001.json"  # one record of the ingest history
     audit = f"{layout.EXPORT_AUDIT}/2026-08-01.parquet"
     # ingestion rewrites and deletes in ops, but only appends manifests
     assert access.permits(grants, access.INGESTION, layout.OPS, "delete", "runs/x.parquet")

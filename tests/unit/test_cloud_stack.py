@@ -177,7 +177,7 @@ def test_a_grant_beyond_the_policy_is_caught(synthesised) -> None:
 def test_append_only_records_need_a_conditional_put(synthesised) -> None:
     _, _, tpl = synthesised
     account = iam_eval.account_of(tpl)
-    manifest = layout.manifest("cvs", "pos", "b1")
+    manifest = f"{layout.MANIFESTS}/000000000001.json"  # one record of the ingest history
     bucket = PREFIX + layout.OPS
     assert account.decide(PREFIX + "ingestion", iam_eval.s3_request("create", bucket, manifest))
     assert not account.decide(PREFIX + "ingestion", iam_eval.s3_request("overwrite", bucket, manifest))

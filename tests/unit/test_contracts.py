@@ -7,7 +7,7 @@ import pytest
 
 from expectations.rules import load_rules
 from ingestion.contracts import find_contract, load_contracts
-from ingestion.validate import luhn_ok_sql
+from ingestion.validate import luhn_ok_sql, session_setup
 
 EXPECTED = {
     ("cvs", "pos"), ("gms", "sales"), ("dept", "receipts"), ("diner", "checks"), ("sm", "sales"),
@@ -57,6 +57,7 @@ def luhn_py(payload: str) -> str:
 def test_luhn_sql_accepts_valid_and_rejects_every_wrong_check_digit(payload):
     good = luhn_py(payload)
     con = duckdb.connect()
+    session_setup(con)
     sql = f"SELECT {luhn_ok_sql('n')} FROM (SELECT CAST(? AS BIGINT) AS n)"
     assert con.execute(sql, [good]).fetchone()[0] is True
     for d in "0123456789":
