@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -602,6 +603,31 @@ def _duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[
         con.unregister("rejected_lines")
 
 
+PRECHECK_ROWS = 2_000_000  # up to this many staged rows, Arrow rules duplicates out without DuckDB
+
+
+def _may_repeat(contract: Contract, files: list[Path], rejected_lines: list[pa.Array]) -> bool:
+    """Cheap first look (Arrow, in memory, small files): can any record of the file repeat another?
+
+    False proves there is none; True sends the file to the exact query (`_duplicates`)."""
+    if sum(pq.ParquetFile(p).metadata.num_rows for p in files) > PRECHECK_ROWS:
+        return True
+    dup = contract.duplicates
+    cols = [*dup.key] if dup.key else [dup.receipt]
+    t = pa.concat_tables([pq.read_table(p, columns=["_line", *cols]) for p in files])
+    if dup.key:
+        counts = t.group_by(cols).aggregate([("_line", "count")])
+        return bool(pc.any(pc.greater(counts.column("_line_count"), 1)).as_py())
+    g = t.group_by(cols).aggregate([("_line", "min"), ("_line", "max"), ("_line", "count")])
+    lo, hi, n = (g.column(c).to_numpy() for c in ("_line_min", "_line_max", "_line_count"))
+    gap = hi - lo + 1 - n  # lines inside the receipt's span that are not its own
+    if not gap.any():
+        return False
+    q = np.sort(pa.concat_arrays(rejected_lines).to_numpy()) if rejected_lines else np.zeros(0, np.int64)
+    explained = np.searchsorted(q, hi) - np.searchsorted(q, lo, side="right")  # rejected lines in the span
+    return bool((gap > explained).any())
+
+
 def _remove_duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, parts: dict[str, Path],
                        dups: pa.Table, sink: QuarantineSink) -> None:
     """Move duplicate lines from the staged raw files to quarantine."""
@@ -795,7 +821,8 @@ class Ingestion:
                                 status="duplicate", contract=contract, started=started)
         con = self.duck.con
         parts = _single_file_per_partition(con, ws.raw_files())
-        if parts and not out.ordered and (contract.duplicates.key or contract.duplicates.receipt):
+        if (parts and not out.ordered and (contract.duplicates.key or contract.duplicates.receipt)
+                and _may_repeat(contract, list(parts.values()), sink.rejected_lines)):
             dups = _duplicates(con, contract, list(parts.values()), sink.rejected_lines)
             if dups.num_rows:
                 _remove_duplicates(con, contract, parts, dups, sink)

@@ -155,6 +155,7 @@ class History:
         self.event_ids: set[str] = set()
         self.batches: dict[str, BatchState] = {}
         self.drift: list[dict[str, Any]] = []
+        self._by_source: dict[tuple[str, str, str], list[BatchState]] = {}
         for rec in self.ledger.records():
             self._apply(rec)
 
@@ -165,7 +166,12 @@ class History:
         if event in ("landed", "rejected", "duplicate"):
             row = _row(rec)
             state = {"landed": "live", "rejected": "rejected", "duplicate": "duplicate"}[event]
-            self.batches[row.batch_id] = BatchState(row, state)
+            prev = self.batches.get(row.batch_id)
+            batch = self.batches[row.batch_id] = BatchState(row, state)
+            same = self._by_source.setdefault((row.company, row.feed, row.source), [])
+            if prev in same:  # a batch recorded again (a rejected file retried) keeps one place
+                same.remove(prev)
+            same.append(batch)
             if row.replaces and row.replaces in self.batches:
                 self._remove(row.replaces, "replaced", rec, replaced_by=row.batch_id)
         elif event in ("replaced", "retracted"):
@@ -196,15 +202,19 @@ class History:
 
     def for_source(self, company: str, feed: str, source: str) -> list[BatchState]:
         """Every batch that came from one landing path, oldest first."""
-        return [b for b in self.batches.values() if (b.company, b.feed, b.source) == (company, feed, source)]
+        return list(self._by_source.get((company, feed, source), ()))
 
     def live_for_source(self, company: str, feed: str, source: str) -> BatchState | None:
-        return next((b for b in reversed(self.for_source(company, feed, source)) if b.live), None)
+        return next((b for b in reversed(self._by_source.get((company, feed, source), ())) if b.live), None)
 
     def live_with_sha(self, company: str, feed: str, sha: str) -> BatchState | None:
         """A live batch of the feed with these bytes (a resend under another name is a duplicate of it)."""
-        return next((b for b in self.batches.values() if b.live and (b.company, b.feed, b.sha256) == (company, feed,
-                                                                                                      sha)), None)
+        for (c, f, _), batches in self._by_source.items():
+            if (c, f) == (company, feed):
+                for b in batches:
+                    if b.live and b.sha256 == sha:
+                        return b
+        return None
 
     def live(self) -> list[BatchState]:
         return [b for b in self.batches.values() if b.live]

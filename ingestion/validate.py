@@ -253,23 +253,25 @@ def compile_contract(
         part_t = q("__t_" + contract.partition_column)
         local_us = f"epoch_us({part_t}) + {fixed_offset_us(tz)}"
         part_expr = f"CAST(make_timestamp({local_us}) AS DATE)"
-        # a row without a partition cannot land (every contract makes its partition column required)
-        checks.append((f"{part_t} IS NULL", "missing_required", lit(contract.partition_column)))
+        part_col = next(c for c in contract.columns if c.name == contract.partition_column)
+        if not part_col.required:  # a row without a partition cannot land
+            checks.append((f"{part_t} IS NULL", "missing_required", lit(contract.partition_column)))
     else:
         part_expr = lit(partition_value or batch_id)
     if too_long:  # one test for every field on the hot path; the detail then names the field
         any_long = "greatest(" + ", ".join(c.split(" > ")[0] for c, _ in too_long) + f") > {max_field}"
         detail_long = "CASE " + " ".join(f"WHEN {c} THEN {d}" for c, d in too_long) + " END"
         checks.insert(0, (any_long, "field_too_long", detail_long))
-    # The first broken rule in ROW_REASONS order names the row; one test per reason (the OR of every
-    # column's condition) keeps the work on clean rows small. The detail, computed for rejected rows only,
-    # walks the same conditions in the same order, so it describes the rule the reason names.
+    # The first broken rule in ROW_REASONS order (columns in contract order within a reason) names the row.
+    # Its position is computed once (`_rule`); the detail, for rejected rows only, picks that rule's text,
+    # so no condition is written or evaluated twice.
     ordered = sorted(checks, key=lambda c: ROW_REASONS.index(c[1]))
-    groups = [(r, [c for c, rr, _ in ordered if rr == r]) for r in ROW_REASONS]
-    reason = "CASE WHEN _malformed IS NOT NULL THEN _malformed " + " ".join(
-        f"WHEN {' OR '.join(f'({c})' for c in conds)} THEN {lit(r)}" for r, conds in groups if conds) + " END"
-    detail = "CASE WHEN _malformed IS NOT NULL THEN _rdetail " + " ".join(
-        f"WHEN {cond} THEN {d}" for cond, _, d in ordered) + " END"
+    rule = "CASE WHEN _malformed IS NOT NULL THEN 0 " + " ".join(
+        f"WHEN {cond} THEN {i}" for i, (cond, _, _) in enumerate(ordered, 1)) + " END"
+    names = "[" + ", ".join(lit(r) for _, r, _ in ordered) + "]" if ordered else "CAST([] AS VARCHAR[])"
+    reason = f"CASE WHEN _rule = 0 THEN _malformed WHEN _rule > 0 THEN {names}[_rule] END"
+    detail = "CASE _rule WHEN 0 THEN _rdetail " + " ".join(
+        f"WHEN {i} THEN {d}" for i, (_, _, d) in enumerate(ordered, 1)) + " END"
     if pii_hits:
         found = f"list_filter([{', '.join(pii_hits)}], x -> x IS NOT NULL)"
         pii = f"CASE WHEN len({found}) > 0 THEN {found} END"
@@ -293,7 +295,8 @@ def compile_contract(
     trimmed AS (SELECT _line, _malformed, _detail AS _rdetail, _text, {"_json, " if is_json else ""}
                 {", ".join(raw_cols)} FROM source),
     typed AS (SELECT *, {", ".join(typed_cols)} FROM trimmed),
-    checked AS (SELECT *, {reason} AS _reason FROM typed)
+    ruled AS (SELECT *, {rule} AS _rule FROM typed),
+    checked AS (SELECT *, {reason} AS _reason FROM ruled)
     SELECT _line, {outputs},
            {part_expr} AS _partition,
            _reason,
