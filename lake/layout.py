@@ -63,6 +63,21 @@ def parse_raw_file(rel: str) -> tuple[str, str, str, str] | None:
     return parts[0], key, value, parts[2][len("part-") : -len(".parquet")]
 
 
+# --- group zone ---------------------------------------------------------------------------
+
+def group_partition(table: str, column: str, value: str) -> str:
+    """Folder of one partition of a group table, e.g. `purchases/purchase_date=2026-08-01`."""
+    return f"{table}/{column}={value}"
+
+
+def group_staging(run_id: str, table: str = "") -> str:
+    """Where a transform run writes a table before publishing it (`_staging/<run>/<table>`, skipped by readers)."""
+    return f"{STAGING}/{run_id}/{table}".rstrip("/")
+
+
+RECONCILIATION_FILE = "reconciliation/part-00000.parquet"
+
+
 # --- quarantine -----------------------------------------------------------------------------
 
 def quarantine_rows(company: str, feed: str, batch_id: str) -> str:
@@ -131,6 +146,7 @@ def staging(batch_id: str, path: str) -> str:
 
 
 GENERATOR = "generator"
+TRANSFORM_STATE = "transforms/processed.json"  # what the group zone was built from
 
 # --- run metrics (ops time series) ------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Member-grain aggregates of the group zone, so dbt works from tens of millions of rows, not billions."""
+"""Member-grain aggregates of the group zone, so dbt works from tens of millions of rows, not billions.
+
+Both are keyed on the raw `date` (= purchase_date) first, like everything in `conform`, so they reuse
+the conform step's partitioning by date: no shuffle of their own, one file per date when written.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,17 @@ def member_day(purchases: DataFrame) -> DataFrame:
 
     Anonymous purchases (null gid, including unlinked sm members) have no member to add up to.
     """
-    return purchases.filter(F.col("gid").isNotNull()).groupBy("gid", "company", "purchase_date").agg(
+    return purchases.filter(F.col("gid").isNotNull()).groupBy("date", "gid", "company").agg(
         F.sum("amount_yen").alias("spend_yen"), F.count("*").alias("visits"),
-        F.sum("item_count").alias("items"), F.min_by("store_id", "purchased_at").alias("first_store_id"))
+        F.sum("item_count").alias("items"), F.min_by("store_id", "purchased_at").alias("first_store_id"),
+    ).withColumn("purchase_date", F.col("date"))
 
 
-def member_day_category(purchases: DataFrame, lines: DataFrame) -> DataFrame:
-    """The category mix of member_day, from the lines of companies that share them."""
-    members = purchases.filter(F.col("gid").isNotNull()).select("purchase_id", "gid")
-    return lines.join(members, "purchase_id").groupBy("gid", "company", "purchase_date", "category").agg(
-        F.sum("amount_yen").alias("amount_yen"), F.sum("quantity").alias("quantity"))
+def member_day_category(lines: DataFrame) -> DataFrame:
+    """The category mix of member_day (spend and quantity per group category), from the shared item lines.
+
+    `lines` carry their purchase's gid (`conform.lines`), so no join back to purchases is needed.
+    """
+    return lines.filter(F.col("gid").isNotNull()).groupBy("date", "gid", "company", "category").agg(
+        F.sum("amount_yen").alias("amount_yen"), F.sum("quantity").alias("quantity"),
+    ).withColumn("purchase_date", F.col("date"))

@@ -40,23 +40,31 @@ def drop_pii_columns(df: DataFrame, pii: frozenset[str]) -> DataFrame:
     return df.drop(*[c for c in df.columns if c in pii])
 
 
-def hmac_sha256(value: Column, key: bytes) -> Column:
-    """HMAC-SHA256 of a string column, hex, from built-in functions (RFC 2104), so no Python UDF runs."""
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer HMAC-SHA256 pads of `key` (RFC 2104). They are as secret as the key itself."""
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     key = key.ljust(64, b"\0")
-    ipad = bytes(b ^ 0x36 for b in key)
-    opad = bytes(b ^ 0x5C for b in key)
-    inner = F.unhex(F.sha2(F.concat(F.lit(ipad), value.cast("binary")), 256))
-    return F.sha2(F.concat(F.lit(opad), inner), 256)
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def id_links(links: DataFrame, key: bytes) -> DataFrame:
+def with_keyed_hash(df: DataFrame, column: str, alias: str, pads: DataFrame) -> DataFrame:
+    """Add `alias` = HMAC-SHA256(key, column) in hex, from built-in functions (no Python UDF).
+
+    The key never appears in the plan: it arrives as the one-row frame `pads` (`_ipad`, `_opad` binary,
+    built from `hmac_pads`), joined on by broadcast, so a plan, `explain` or an event log shows a
+    column, not a value (a literal would be printed in all three).
+    """
+    joined = df.crossJoin(F.broadcast(pads.select("_ipad", "_opad")))
+    inner = F.unhex(F.sha2(F.concat(F.col("_ipad"), F.col(column).cast("binary")), 256))
+    return joined.withColumn(alias, F.sha2(F.concat(F.col("_opad"), inner), 256)).drop("_ipad", "_opad")
+
+
+def id_links(links: DataFrame, pads: DataFrame) -> DataFrame:
     """sm's link extract with the local member ID replaced by its keyed hash (the clear ID stays in raw-sm)."""
-    return links.select(
-        F.lit("sm").alias("company"), hmac_sha256(F.col("local_member_id"), key).alias("local_member_key"),
-        "gid", "linked_at",
-    ).dropDuplicates(["local_member_key"])
+    hashed = with_keyed_hash(links, "local_member_id", "local_member_key", pads)
+    return hashed.select(F.lit("sm").alias("company"), "local_member_key", "gid", "linked_at") \
+        .dropDuplicates(["local_member_key"])
 
 
 def redact_free_text(df: DataFrame, columns: list[str], patterns: Mapping[str, str]) -> DataFrame:
@@ -67,32 +75,25 @@ def redact_free_text(df: DataFrame, columns: list[str], patterns: Mapping[str, s
     return df
 
 
-def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
-    """One row per key: the copy from the latest batch (snapshots and event feeds can repeat a row)."""
-    landed = F.coalesce(F.col("_landed_at"), F.lit("1970-01-01").cast("timestamp")) \
-        if "_landed_at" in df.columns else F.lit(None)
-    w = Window.partitionBy(*keys).orderBy(landed.desc(), F.col("_batch_id").desc(), F.col("_line"))
-    return df.withColumn("_rank", F.row_number().over(w)).filter("_rank = 1").drop("_rank")
+def _repeat(df: DataFrame, key: str) -> Column:
+    """True for every copy of `key` but one within its raw date: the latest batch's, first in file order."""
+    epoch = F.lit("1970-01-01").cast("timestamp")
+    landed = F.coalesce(F.col("_landed_at"), epoch) if "_landed_at" in df.columns else epoch
+    w = Window.partitionBy("date", key).orderBy(landed.desc(), F.col("_batch_id").desc(), F.col("_line"))
+    return F.row_number().over(w) > 1
 
 
 def app_events(raw: DataFrame) -> DataFrame:
-    """App events with their JST date; `_duplicate` marks repeats of an event id (kept once)."""
-    landed = F.coalesce(F.col("_landed_at"), F.lit("1970-01-01").cast("timestamp")) \
-        if "_landed_at" in raw.columns else F.lit(None)
-    w = Window.partitionBy("event_id").orderBy(landed.desc(), F.col("_batch_id").desc(), F.col("_line"))
+    """App events with their JST date (the raw date partition); `_duplicate` marks repeats of an event id."""
     return raw.select(
-        "event_id", "gid", "app", "event_type", "occurred_at", jst_date("occurred_at").alias("event_date"),
-        "campaign_id", "store_id", "date", (F.row_number().over(w) > 1).alias("_duplicate"))
+        "event_id", "gid", "app", "event_type", "occurred_at", F.col("date").alias("event_date"),
+        "campaign_id", "store_id", "date", "_batch_id", _repeat(raw, "event_id").alias("_duplicate"),
+        (jst_date("occurred_at") != F.col("date")).alias("_misdated"))
 
 
 def money_flags(raw: DataFrame) -> DataFrame:
     """E-money transactions with `_duplicate` (a repeated txn id) and `_anonymous` (card never registered)."""
-    landed = F.coalesce(F.col("_landed_at"), F.lit("1970-01-01").cast("timestamp")) \
-        if "_landed_at" in raw.columns else F.lit(None)
-    w = Window.partitionBy("txn_id").orderBy(landed.desc(), F.col("_batch_id").desc(), F.col("_line"))
-    return raw.withColumn("_duplicate", F.row_number().over(w) > 1).withColumn("_anonymous", F.col("gid").isNull())
-
-
+    return raw.withColumn("_duplicate", _repeat(raw, "txn_id")).withColumn("_anonymous", F.col("gid").isNull())
 def money_monthly(txns: DataFrame) -> DataFrame:
     """Monthly per-member totals: the only form in which e-money data is shared (never single charges)."""
     kept = txns.filter(~F.col("_duplicate") & ~F.col("_anonymous"))

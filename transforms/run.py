@@ -1,10 +1,15 @@
 """The transform run: raw zones -> group zone (DESIGN §5) under the sharing rules (DESIGN §6).
 
 All I/O is here; the transformations are the pure functions of `conform`, `masters` and
-`aggregates`. A run processes only raw date partitions with batches it has not seen (or the dates
-it is given), replaces those partitions in the group zone (dynamic partition overwrite, so a
-re-run is idempotent), rewrites the small masters, recomputes member-day aggregates of the touched
-dates, appends the reconciliation and finally records what it processed in the ops zone.
+`aggregates`, and what to rebuild is `plan`. A run:
+1. lists the raw zones and plans the units to rebuild (sales dates, event dates, e-money months,
+   masters) from what changed since the state was written;
+2. rebuilds each unit whole from the raw zone, writing the new partitions to `group/_staging/<run>`;
+3. counts the staged output once (one Spark job) and reconciles it, per company, feed and date,
+   against the rows read from raw: a row that does not add up fails the run with nothing published;
+4. publishes: each rebuilt partition replaces the old one (a partition with no rows left is removed);
+5. merges the reconciliation rows and records the state last, so a failed or killed run records
+   nothing and the next run redoes the same work.
 
     spark-submit transforms/run.py --lake s3://   (or: python -m transforms.run --lake DIR)
 """
@@ -13,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import secrets
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -27,418 +33,537 @@ from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from expectations.rules import SharingRules, load_rules
-from lake import layout
-from lake.config import state_dir
+from lake import layout, runlog
 from lake.errors import LakeError
 from lake.storage import Lake, open_lake
-from transforms import aggregates, conform, masters, state
+from transforms import aggregates, conform, keys, masters, state
+from transforms.plan import (
+    DATED_FEEDS,
+    EVENT_FEED,
+    HQ_FEEDS,
+    LINK_FEED,
+    MONEY_FEED,
+    SALES_FEEDS,
+    SNAPSHOT_FEEDS,
+    Work,
+    key,
+    master_sources,
+    plan,
+)
 from transforms.schema import arrow_schema, partition_by, to_group_schema
 
 Progress = Callable[[str], None]
 
-# Daily feed of each company and its shape. Which of them reach the group zone, and how, is the
-# sharing rules' decision (`rules.shares`), never this table's.
-SALES_FEEDS: dict[str, tuple[str, str]] = {
-    "cvs": ("pos", "lines"), "gms": ("sales", "lines"), "sm": ("sales", "lines"), "baby": ("sales", "lines"),
-    "dept": ("receipts", "receipts"), "diner": ("checks", "receipts"), "ec": ("orders", "receipts"),
-}
 CANONICAL = {"cvs": conform.cvs_canonical, "gms": conform.gms_canonical, "baby": conform.baby_canonical,
              "dept": conform.dept_canonical, "diner": conform.diner_canonical, "ec": conform.ec_canonical}
-EVENT_FEED = ("app", "events")
-MONEY_FEED = ("money", "txns")
-SNAPSHOT_FEEDS = ["stores", "categories"]
-HQ_FEEDS = ["members", "campaigns", "campaign_assignments"]
 FREE_TEXT = {"campaigns": ["description"]}  # shared free text: PII patterns are redacted
 RECON = "reconciliation"
 # The rules reserve `name` for people (pii.columns); a store's or category's name gets a specific one.
 MASTER_NAME = {"stores": "store_name", "categories": "category_name"}
+SALES_TABLES = ["purchases", "purchase_lines", "member_day", "member_day_category"]
 
 
 @dataclass
 class RunResult:
     dates: set[str] = field(default_factory=set)
-    tables: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)  # rows written per table this run
     rewritten: list[str] = field(default_factory=list)
     reconciliation: list[dict] = field(default_factory=list)
     unlinked_members: int = 0
+    rows_read: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
         bad = [r for r in self.reconciliation if not r["explained"]]
         return {"dates": sorted(self.dates), "tables": self.tables, "rewritten": self.rewritten,
-                "reconciled": len(self.reconciliation),
-                "unexplained": bad, "unlinked_members": self.unlinked_members, "seconds": round(self.seconds, 1),
-                "skipped": not self.reconciliation and not self.tables}
+                "reconciled": len(self.reconciliation), "unexplained": bad,
+                "removed_batches": sum(r["removed_batches"] for r in self.reconciliation),
+                "unlinked_members": self.unlinked_members, "seconds": round(self.seconds, 1),
+                "skipped": False}
 
 
-def pseudonym_key() -> bytes:
-    """The secret of the keyed hash for local member IDs: `LAKE_PSEUDONYM_KEY`, else one kept per checkout.
+@dataclass
+class Counts:
+    """Measured rows of one (company, feed, date) of this run, on the raw side."""
 
-    The key never enters the lake; a cluster passes it in the environment so every run hashes alike.
-    """
-    if env := os.environ.get("LAKE_PSEUDONYM_KEY"):
-        return env.encode()
-    path = state_dir() / "pseudonym.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    raw: int = 0
+    dups: int = 0
+    folded: int = 0  # lines summed into receipt totals (a feed whose lines are not shared)
+    anonymous: int = 0  # e-money rows of unregistered cards
+    unlinked: int = 0
+    misdated: int = 0
+    batches: dict[str, int] = field(default_factory=dict)
 
 
 class Job:
-    """One run: the session, the lake, the rules and what the raw zones hold."""
+    """One run: the session, the lake, the rules, the plan, and the staged output waiting to be published."""
 
-    def __init__(self, spark: SparkSession, lake: Lake, rules: SharingRules, progress: Progress | None) -> None:
-        self.spark, self.lake, self.rules = spark, lake, rules
+    def __init__(self, spark: SparkSession, lake: Lake, rules: SharingRules, work: Work,
+                 progress: Progress | None = None, run_id: str | None = None) -> None:
+        self.spark, self.lake, self.rules, self.work = spark, lake, rules, work
         self.say: Progress = progress or (lambda _msg: None)
+        self.run_id = run_id or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         self.result = RunResult()
+        self.counts: dict[tuple[str, str, str], Counts] = defaultdict(Counts)
+        self.staged: dict[str, set[str] | None] = {}  # table -> partition values rebuilt (None: whole table)
+        self._cached: list[DataFrame] = []
 
     # --- reading ----------------------------------------------------------------------------
 
-    def read_raw(self, files: list[state.RawFile]) -> DataFrame:
-        """Raw files as one frame, with the partition column and each batch's landing time."""
-        f0 = files[0]
-        zone = layout.raw(f0.company)
-        df = self.spark.read.option("basePath", self.lake.uri(zone, f0.feed)).parquet(
-            *sorted({self.lake.uri(zone, f.rel.rsplit("/", 1)[0]) for f in files}))
-        # A literal map, not a Python-made DataFrame: that would start Python workers (seconds) for a lookup.
-        landed = {f.batch_id: f.landed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for f in files}
-        pairs = [x for b, t in sorted(landed.items()) for x in (F.lit(b), F.lit(t))]
-        return df.withColumn("_landed_at", F.to_timestamp(F.create_map(*pairs)[F.col("_batch_id")]))
+    def read_feed(self, company: str, feed: str, dates: set[str]) -> DataFrame | None:
+        """The feed's raw rows of `dates`: its root read once with a partition filter, plus each row's landing time."""
+        live = self.work.live.get(key(company, feed), {})
+        wanted = sorted(set(live) & dates)
+        if not wanted:
+            return None
+        root = self.lake.uri(layout.raw(company), feed)
+        df = self.spark.read.option("basePath", root).parquet(root)
+        if len(wanted) < len(live):
+            df = df.filter(F.col("date").isin([dt.date.fromisoformat(d) for d in wanted]))
+        # The file's modification time is its landing time (ingestion publishes each batch's files at once).
+        return df.withColumn("_landed_at", F.col("_metadata.file_modification_time"))
+
+    def read_snapshots(self, files: list[state.RawFile]) -> DataFrame | None:
+        """Several snapshot files (one per company) in one read."""
+        if not files:
+            return None
+        df = self.spark.read.parquet(*[self.lake.uri(layout.raw(f.company), f.rel) for f in files])
+        return df.withColumn("_landed_at", F.col("_metadata.file_modification_time"))
 
     def snapshot(self, company: str, feed: str) -> DataFrame | None:
-        snap = state.latest_snapshot(state.list_raw(self.lake, company, feed))
-        return self.read_raw([snap]).drop("snapshot") if snap else None
+        snap = self.work.snapshots.get(key(company, feed))
+        return self.read_snapshots([snap]) if snap else None
 
-    def union_snapshots(self, feed: str) -> DataFrame | None:
-        frames = [df for c in self.rules.companies if (df := self.snapshot(c, feed)) is not None]
-        if not frames:
-            return None
-        out = frames[0]
-        for df in frames[1:]:
-            out = out.unionByName(df, allowMissingColumns=True)
-        return out
+    def categories(self) -> DataFrame:
+        files = [s for c in self.rules.companies if (s := self.work.snapshots.get(key(c, "categories")))]
+        return self.read_snapshots(files) or self.spark.sql(
+            "select '' company, '' code, '' group_category where false")
 
-    # --- writing ----------------------------------------------------------------------------
+    # --- staging and publishing ------------------------------------------------------------
 
-    def write(self, df: DataFrame, table: str) -> None:
-        """Replace the table's partitions present in `df` (the whole table when it has no partitions)."""
+    def stage(self, df: DataFrame, table: str, values: set[str] | None, by_date: bool = False) -> None:
+        """Write `df` as the new content of `values` (partition values; None: the whole table) of `table`.
+
+        `by_date`: `df` descends from `conform.by_date`, so each date already sits in one task and the
+        write makes one file per partition with no further shuffle. Anything else is repartitioned by
+        the table's partition columns first (or coalesced to one file when it has none).
+        """
         out = to_group_schema(df, table)
         leaked = sorted(set(out.columns) & self.rules.pii_columns)
         if leaked:  # the interface itself would leak: refuse before anything is written
             raise LakeError(f"group table {table} would carry PII columns {leaked} (sharing rules pii.columns)",
                             "remove them from transforms/group_schema.yml")
+        parts = partition_by(table)
+        if parts and not by_date:
+            out = out.repartition(*parts)  # one task per partition value: one file per partition
+        elif not parts:
+            out = out.coalesce(1)
         writer = out.write.mode("overwrite")
-        if parts := partition_by(table):
+        if parts:
             writer = writer.partitionBy(*parts)
-        writer.parquet(self.lake.uri(layout.GROUP, table))
+        self.say(f"writing group/{table}")
+        writer.parquet(self.lake.uri(layout.GROUP, layout.group_staging(self.run_id, table)))
+        self.staged[table] = values
 
-    def read_group(self, table: str) -> DataFrame:
-        return self.spark.read.parquet(self.lake.uri(layout.GROUP, table))
+    def staged_frame(self, table: str) -> DataFrame | None:
+        rel = layout.group_staging(self.run_id, table)
+        if not any(f.endswith(".parquet") for f in self.lake.list_files(layout.GROUP, rel)):
+            return None  # nothing written (e.g. no member among the day's purchases)
+        return self.spark.read.parquet(self.lake.uri(layout.GROUP, rel))
 
-    def group_counts(self, table: str, date_col: str, dates: set[str], company: str | None = None) -> dict:
-        """Rows per company and date of a group table as written (read back: the reconciliation checks output).
+    def publish(self) -> None:
+        """Replace every rebuilt partition (or whole master table) with its staged version.
 
-        Tables without a company column (app_events) are counted under the `company` given.
+        A partition value rebuilt with no rows left (every batch of that date removed) is deleted.
+        Each partition is swapped on its own; a run killed half-way leaves some partitions old and
+        some new, and records nothing, so the next run rebuilds them all again.
         """
-        if not self.lake.exists(layout.GROUP, table):  # nothing written yet (e.g. every row a duplicate)
-            return {}
-        df = self.read_group(table).filter(F.col(date_col).isin([dt.date.fromisoformat(d) for d in dates]))
-        key = F.lit(company) if company else F.col("company")
-        out: dict[str, dict[str, int]] = {}
-        for r in df.groupBy(key.alias("_k"), F.col(date_col)).count().collect():
-            out.setdefault(r[0], {})[str(r[1])] = r[2]
-        return out
+        for table, values in self.staged.items():
+            staged = layout.group_staging(self.run_id, table)
+            files = [f for f in self.lake.list_files(layout.GROUP, staged) if _is_data(f)]
+            if values is None:
+                targets = {table: files}
+            else:
+                column = partition_by(table)[0]
+                targets = {layout.group_partition(table, column, v): [] for v in values}
+                for f in files:
+                    targets.setdefault(f"{table}/{f[len(staged) + 1:].rsplit('/', 1)[0]}", []).append(f)
+            for folder, new in targets.items():
+                self.lake.delete_dir(layout.GROUP, folder)
+                for f in new:
+                    self.lake.move(layout.GROUP, f, layout.GROUP, f"{folder}/{f.rsplit('/', 1)[1]}")
+            if values is None:
+                self.result.rewritten.append(table)
+
+    def discard_staging(self) -> None:
+        self.lake.delete_dir(layout.GROUP, layout.group_staging(self.run_id))
+
+    def cache(self, df: DataFrame) -> DataFrame:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        self._cached.append(df)
+        return df
+
+    def release(self) -> None:
+        for df in self._cached:
+            df.unpersist()
+        self._cached.clear()
 
     # --- masters ----------------------------------------------------------------------------
 
-    def masters(self) -> dict[str, DataFrame]:
-        """Small full-snapshot tables, rewritten whole. Categories also feed the conform step."""
-        out: dict[str, DataFrame] = {}
-        for feed in SNAPSHOT_FEEDS:
-            df = self.union_snapshots(feed)
-            if df is not None:
-                out[feed] = df.withColumnRenamed("name", MASTER_NAME[feed])
-        if self.rules.shares("hq", "members") and (m := self.snapshot("hq", "members")) is not None:
-            out["members"] = masters.generalise_members(m, self.rules.members, self.rules.pii_columns)
-        if self.rules.shares("hq", "campaigns"):
-            for feed in ("campaigns", "campaign_assignments"):
-                if (df := self.snapshot("hq", feed)) is not None:
-                    out[feed] = masters.redact_free_text(df, FREE_TEXT.get(feed, []), self.rules.free_text_patterns)
-        if self.rules.shares("sm", "id_links") and (links := self.snapshot("sm", "id_links")) is not None:
-            out["sm_links_raw"] = links
-            out["id_links"] = masters.id_links(links, pseudonym_key())
-        return out
-
-    def write_masters(self, tables: dict[str, DataFrame]) -> None:
-        for table, df in tables.items():
-            if table == "sm_links_raw":
+    def masters(self) -> None:
+        """Small full-snapshot tables, rebuilt whole when one of their snapshots changed."""
+        for table in sorted(self.work.masters):
+            df = self.master(table)
+            if df is None:  # every snapshot of it is gone: the table goes too
+                self.staged[table] = None
                 continue
-            self.say(f"writing group/{table}")
-            self.write(df, table)
-            self.result.rewritten.append(table)
+            self.stage(df, table, None)
 
-    # --- purchases --------------------------------------------------------------------------
+    def master(self, table: str) -> DataFrame | None:
+        if table in SNAPSHOT_FEEDS:
+            files = [s for c in self.rules.companies if (s := self.work.snapshots.get(key(c, table)))]
+            df = self.read_snapshots(files)
+            return df.withColumnRenamed("name", MASTER_NAME[table]) if df is not None else None
+        if table == "members":
+            m = self.snapshot("hq", "members") if self.rules.shares("hq", "members") else None
+            return masters.generalise_members(m, self.rules.members, self.rules.pii_columns) if m else None
+        if table in HQ_FEEDS:
+            df = self.snapshot("hq", table) if self.rules.shares("hq", "campaigns") else None
+            return masters.redact_free_text(df, FREE_TEXT.get(table, []), self.rules.free_text_patterns) \
+                if df is not None else None
+        if table == "id_links":
+            links = self.snapshot(*LINK_FEED) if self.rules.shares(*LINK_FEED) else None
+            return masters.id_links(links, self.key_pads()) if links is not None else None
+        raise AssertionError(f"no master table {table}")
 
-    def sales(self, todo: dict[str, list[state.RawFile]], categories: DataFrame | None,
-              links: DataFrame | None) -> None:
-        """Every company's pending purchases in one pass per shape (few Spark jobs: each costs seconds)."""
-        line_frames, receipt_frames = [], []
-        for company, files in todo.items():
-            feed, shape = SALES_FEEDS[company]
-            raw = self.read_raw(files)
-            if self.rules.shares(company, "purchases") != "receipt":  # nothing reaches the group zone
-                counts = {str(r[0]): r[1] for r in raw.groupBy("date").count().collect()}
-                self._reconcile(company, feed, counts, {}, {}, dict(counts), {})
+    def key_pads(self) -> DataFrame:
+        """The pseudonymisation key as a one-row frame of HMAC pads, built from Arrow (a local relation).
+
+        A value made with F.lit would be printed in every plan and event log; a local relation is shown
+        as its columns only. The key comes from the environment or a secrets file (`transforms.keys`).
+        """
+        ipad, opad = masters.hmac_pads(keys.pseudonym_key(self.lake))
+        return self.spark.createDataFrame(pa.table({"_ipad": pa.array([ipad], pa.binary()),
+                                                    "_opad": pa.array([opad], pa.binary())}))
+
+    # --- sales ------------------------------------------------------------------------------
+
+    def sales(self) -> None:
+        """Every company's purchases of the sales dates, rebuilt from raw in one pass (one shuffle, one sort)."""
+        dates = self.work.sales_dates
+        frames = []
+        links = None
+        for company, (feed, _) in SALES_FEEDS.items():
+            raw = self.read_feed(company, feed, dates)
+            if raw is None:
                 continue
             if company == "sm":
+                links = self.snapshot(*LINK_FEED)
                 if links is None:
                     links = self.spark.sql("select '' local_member_id, '' gid where false")
-                canon = conform.sm_canonical(raw, links)
+                frames.append(conform.sm_canonical(raw, links))
             else:
-                canon = CANONICAL[company](raw)
-            if "_unlinked_id" not in canon.columns:
-                canon = canon.withColumn("_unlinked_id", F.lit(None).cast("string"))
-            (line_frames if shape == "lines" else receipt_frames).append(canon)
-        if categories is None:
-            categories = self.spark.sql("select '' company, '' code, '' group_category where false")
-        lines_shared = [c for c in todo if self.rules.shares(c, "purchase_lines") is True]
-        stats: dict[tuple[str, str], dict] = {}
-        purchases: list[DataFrame] = []
-        lines: list[DataFrame] = []
-        persisted: list[DataFrame] = []
-        # Plain sums only: a distinct count here would cost another shuffle of every row.
-        aggs = [F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups")]
-        for frames, flag in ((line_frames, conform.flag_duplicate_lines),
-                             (receipt_frames, conform.flag_duplicate_receipts)):
-            if not frames:
-                continue
-            flagged = _union(frames).transform(flag).persist(StorageLevel.MEMORY_AND_DISK)
-            persisted.append(flagged)
-            for r in flagged.groupBy("company", "date").agg(*aggs).collect():
-                stats[(r["company"], str(r["date"]))] = {**r.asDict(), "unlinked": 0}
-            unlinked = flagged.filter(~F.col("_duplicate") & F.col("_unlinked_id").isNotNull())
-            for r in unlinked.groupBy("company", "date").agg(F.count_distinct("_unlinked_id")).collect():
-                stats[(r[0], str(r[1]))]["unlinked"] = r[2]
-            kept = flagged.filter(~F.col("_duplicate"))
-            if flag is conform.flag_duplicate_lines:
-                purchases.append(conform.lines_to_purchases(kept))
-                lines.append(kept.filter(F.col("company").isin(lines_shared)))
-            else:
-                purchases.append(conform.receipts_to_purchases(kept))
-                if "_lines" in kept.columns:  # only ec sends lines inside its orders
-                    lines.append(conform.ec_lines(kept.filter(F.col("company").isin(lines_shared))))
-        try:
-            if purchases:
-                self.say(f"conforming purchases of {', '.join(sorted(todo))}")
-                self.write(_union(purchases), "purchases")
-            if lines and lines_shared:
-                self.write(conform.purchase_lines(conform.map_categories(_union(lines), categories)),
-                           "purchase_lines")
-        finally:
-            for df in persisted:
-                df.unpersist()
-        dates = {f.value for files in todo.values() for f in files}
-        group_p = self.group_counts("purchases", "purchase_date", dates)
-        group_l = self.group_counts("purchase_lines", "purchase_date", dates) if lines_shared else {}
-        for company in todo:
-            feed, shape = SALES_FEEDS[company]
-            mine = {d: s for (c, d), s in stats.items() if c == company}
-            if not mine:
-                continue
-            line_grain, shared = shape == "lines", company in lines_shared
-            group = (group_l if line_grain and shared else group_p).get(company, {})
-            # Lines of a feed whose lines are not shared are folded into receipt totals: the rule explains them.
-            not_shared = {d: s["raw"] - s["dups"] - group.get(d, 0) for d, s in mine.items()} \
-                if line_grain and not shared else {}
-            unlinked = {d: s["unlinked"] for d, s in mine.items()}
-            self.result.unlinked_members += sum(unlinked.values())
-            self._reconcile(company, feed, {d: s["raw"] for d, s in mine.items()}, group,
-                            {d: s["dups"] for d, s in mine.items()}, not_shared, unlinked)
+                frames.append(CANONICAL[company](raw))
+        self.say(f"conforming purchases of {len(dates)} date(s)")
+        if frames:
+            rows = self.cache(conform.union_all(frames).transform(conform.by_date).transform(conform.flag_duplicates))
+            self._sales_counts(rows)
+            shared = [c for c in SALES_FEEDS if self.rules.shares(c, "purchases") == "receipt"]
+            lines_shared = [c for c in shared if self.rules.shares(c, "purchase_lines") is True]
+            purchases = self.cache(conform.purchases(rows.filter(F.col("company").isin(shared))))
+            lines = conform.lines(rows, lines_shared, self.categories())
+            self.stage(purchases, "purchases", dates, by_date=True)
+            self.stage(aggregates.member_day(purchases), "member_day", dates, by_date=True)
+            if lines_shared:
+                self.stage(lines, "purchase_lines", dates, by_date=True)
+                self.stage(aggregates.member_day_category(lines), "member_day_category", dates, by_date=True)
+        for table in SALES_TABLES:  # dates whose every batch is gone: their partitions go
+            self.staged.setdefault(table, dates)
 
-    def events(self, files: list[state.RawFile]) -> None:
+    def _sales_counts(self, rows: DataFrame) -> None:
+        """Raw-side counts per company, date and batch, in one job over the conformed rows."""
+        kept = ~F.col("_duplicate")
+        per_batch = rows.groupBy("company", "date", "_batch_id").agg(
+            F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups"),
+            F.count_if(kept & F.col("_is_line") & ~F.col("_first")).alias("folded"),
+            F.count_if(conform.jst_date("purchased_at") != F.col("date")).alias("misdated"),
+            F.lit(None).cast("bigint").alias("unlinked"))
+        unlinked = rows.filter(kept & F.col("_unlinked_id").isNotNull()).groupBy("company", "date").agg(
+            F.count_distinct("_unlinked_id").alias("unlinked"))
+        for r in per_batch.unionByName(unlinked, allowMissingColumns=True).collect():
+            feed = SALES_FEEDS[r["company"]][0]
+            c = self.counts[(r["company"], feed, str(r["date"]))]
+            if r["_batch_id"] is None:
+                c.unlinked = r["unlinked"]
+                continue
+            c.raw += r["raw"]
+            c.dups += r["dups"]
+            c.folded += r["folded"]
+            c.misdated += r["misdated"]
+            c.batches[r["_batch_id"]] = r["raw"]
+
+    # --- app events and e-money --------------------------------------------------------------
+
+    def events(self) -> None:
         company, feed = EVENT_FEED
-        dates = {f.value for f in files}
-        raw = self.read_raw(files)
-        if not self.rules.shares(company, "app_events"):
-            counts = {str(r[0]): r[1] for r in raw.groupBy("date").count().collect()}
-            self._reconcile(company, feed, counts, {}, {}, dict(counts), {})
+        dates = self.work.event_dates
+        raw = self.read_feed(company, feed, dates)
+        self.staged["app_events"] = dates
+        if raw is None:
             return
-        flagged = masters.app_events(raw).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            stats = {str(r["date"]): r.asDict() for r in flagged.groupBy("date").agg(
-                F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups")).collect()}
-            self.say(f"conforming {company} ({len(dates)} dates)")
-            self.write(flagged.filter(~F.col("_duplicate")), "app_events")
-        finally:
-            flagged.unpersist()
-        group = self.group_counts("app_events", "event_date", dates, company).get(company, {})
-        self._reconcile(company, feed, {d: s["raw"] for d, s in stats.items()}, group,
-                        {d: s["dups"] for d, s in stats.items()}, {}, {})
-
-    def money(self, files: list[state.RawFile]) -> None:
-        """Monthly totals: a touched date recomputes its whole month, so all the month's files are read."""
-        company, feed = MONEY_FEED
-        raw = self.read_raw(files)
-        flagged = masters.money_flags(raw).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            stats = {str(r["date"]): r.asDict() for r in flagged.groupBy("date").agg(
+        self.say(f"conforming {company} events of {len(dates)} date(s)")
+        flagged = self.cache(masters.app_events(raw.transform(conform.by_date)))
+        for r in flagged.groupBy("date", "_batch_id").agg(
                 F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups"),
-                F.count_if(~F.col("_duplicate") & F.col("_anonymous")).alias("anon")).collect()}
-            shared = self.rules.shares(company, "purchases") == "monthly_member_totals"
-            if shared:
-                self.say("conforming money (monthly member totals)")
-                self.write(masters.money_monthly(flagged), "money_monthly")
-        finally:
-            flagged.unpersist()
-        raw_n = {d: s["raw"] for d, s in stats.items()}
-        if shared:
-            # Each e-money row that is not a repeat and belongs to a member is summed into money_monthly;
-            # rows of unregistered cards have no member to total (the rule shares member totals only).
-            group = {d: s["raw"] - s["dups"] - s["anon"] for d, s in stats.items()}
-            self._reconcile(company, feed, raw_n, group, {d: s["dups"] for d, s in stats.items()},
-                            {d: s["anon"] for d, s in stats.items()}, {})
-        else:
-            self._reconcile(company, feed, raw_n, {}, {}, dict(raw_n), {})
+                F.count_if("_misdated").alias("misdated")).collect():
+            c = self.counts[(company, feed, str(r["date"]))]
+            c.raw += r["raw"]
+            c.dups += r["dups"]
+            c.misdated += r["misdated"]
+            c.batches[r["_batch_id"]] = r["raw"]
+        if self.rules.shares(company, "app_events"):
+            self.stage(flagged.filter(~F.col("_duplicate")), "app_events", dates, by_date=True)
 
-    def member_aggregates(self, dates: set[str]) -> None:
-        """member_day and its category mix for the touched dates, from the group zone as now written."""
-        if not dates or not self.lake.exists(layout.GROUP, "purchases"):
+    def money(self) -> None:
+        """Monthly totals: a changed date rebuilds its whole month, so all the month's files are read."""
+        company, feed = MONEY_FEED
+        dates = self.work.money_dates
+        months = {d[:7] + "-01" for d in dates}
+        self.staged["money_monthly"] = months
+        raw = self.read_feed(company, feed, dates)
+        if raw is None:
             return
-        self.say(f"member-day aggregates ({len(dates)} dates)")
-        days = [dt.date.fromisoformat(d) for d in dates]
-        purchases = self.read_group("purchases").filter(F.col("purchase_date").isin(days))
-        self.write(aggregates.member_day(purchases), "member_day")
-        if self.lake.exists(layout.GROUP, "purchase_lines"):
-            lines = self.read_group("purchase_lines").filter(F.col("purchase_date").isin(days))
-            self.write(aggregates.member_day_category(purchases, lines), "member_day_category")
+        self.say("conforming e-money (monthly member totals)")
+        flagged = self.cache(masters.money_flags(raw.transform(conform.by_date)))
+        for r in flagged.groupBy("date", "_batch_id").agg(
+                F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups"),
+                F.count_if(~F.col("_duplicate") & F.col("_anonymous")).alias("anon"),
+                F.count_if(conform.jst_date("occurred_at") != F.col("date")).alias("misdated")).collect():
+            c = self.counts[(company, feed, str(r["date"]))]
+            c.raw += r["raw"]
+            c.dups += r["dups"]
+            c.anonymous += r["anon"]
+            c.misdated += r["misdated"]
+            c.batches[r["_batch_id"]] = r["raw"]
+        if self.rules.shares(company, "purchases") == "monthly_member_totals":
+            self.stage(masters.money_monthly(flagged), "money_monthly", months)
 
     # --- reconciliation ---------------------------------------------------------------------
 
-    def _reconcile(self, company: str, feed: str, raw: dict[str, int], group: dict[str, int],
-                   dups: dict[str, int], not_shared: dict[str, int], unlinked: dict[str, int]) -> None:
-        for d in sorted(set(raw) | set(group)):
-            row = {"company": company, "feed": feed, "date": dt.date.fromisoformat(d), "raw_rows": raw.get(d, 0),
-                   "group_rows": group.get(d, 0), "duplicates_dropped": dups.get(d, 0),
-                   "not_shared": not_shared.get(d, 0), "unlinked_members": unlinked.get(d, 0)}
+    def group_counts(self) -> dict[tuple[str, str, str], int]:
+        """Measures of the staged output per (measure, company, date), counted once from the written files.
+
+        One Spark job over every staged event-grain table: rows of purchases, lines and events; the
+        transactions money_monthly sums; the visits member_day sums, and the member purchases it sums them from.
+        """
+        measures = [  # (measure, table, company, date column, value)
+            ("purchases", "purchases", F.col("company"), "purchase_date", F.count("*")),
+            ("member_purchases", "purchases", F.col("company"), "purchase_date", F.count("gid")),
+            ("purchase_lines", "purchase_lines", F.col("company"), "purchase_date", F.count("*")),
+            ("app_events", "app_events", F.lit(EVENT_FEED[0]), "event_date", F.count("*")),
+            ("money_monthly", "money_monthly", F.lit(MONEY_FEED[0]), "month",
+             F.sum(F.col("payments") + F.col("charges"))),
+            ("member_day", "member_day", F.col("company"), "purchase_date", F.sum("visits")),
+        ]
+        frames = []
+        for name, table, company, date_col, value in measures:
+            df = self.staged_frame(table) if self.staged.get(table) else None
+            if df is not None:
+                frames.append(df.groupBy(company.alias("company"), F.col(date_col).cast("string").alias("date"))
+                              .agg(value.cast("bigint").alias("n")).withColumn("measure", F.lit(name)))
+        if not frames:
+            return {}
+        return {(r["measure"], r["company"], r["date"]): r["n"] for r in conform.union_all(frames).collect()}
+
+    def reconcile(self, group: dict[tuple[str, str, str], int]) -> list[str]:
+        """One reconciliation row per (company, feed, date) this run touched; returns the problems found."""
+        problems: list[str] = []
+        lines_shared = {c for c in SALES_FEEDS if self.rules.shares(c, "purchase_lines") is True}
+        money_shared = self.rules.shares(MONEY_FEED[0], "purchases") == "monthly_member_totals"
+        touched = set(self.counts)
+        for feed_key, gone in self.work.gone.items():
+            company, feed = feed_key.split("/")
+            touched |= {(company, feed, d) for d in gone}
+        month_rows: dict[str, int] = defaultdict(int)
+        for company, feed, d in sorted(touched):
+            c = self.counts.get((company, feed, d), Counts())
+            gone = self.work.gone.get(key(company, feed), {}).get(d, {})
+            not_shared = 0
+            if (company, feed) == EVENT_FEED:
+                group_rows = group.get(("app_events", company, d), 0)
+                if not self.rules.shares(company, "app_events"):
+                    not_shared = c.raw
+            elif (company, feed) == MONEY_FEED:
+                # Each e-money row that is not a repeat and belongs to a member is summed into money_monthly
+                # (checked below against the sums read back); unregistered cards have no member to total.
+                group_rows = c.raw - c.dups - c.anonymous if money_shared else 0
+                not_shared = c.anonymous if money_shared else c.raw
+                month_rows[d[:7] + "-01"] += group_rows
+            elif self.rules.shares(company, "purchases") != "receipt":
+                group_rows, not_shared = 0, c.raw
+            elif company in lines_shared and SALES_FEEDS[company][1] == "lines":
+                group_rows = group.get(("purchase_lines", company, d), 0)
+            else:
+                group_rows = group.get(("purchases", company, d), 0)
+                not_shared = c.folded  # lines of a feed that shares receipts only, summed into their receipt
+            row = {"company": company, "feed": feed, "date": dt.date.fromisoformat(d), "raw_rows": c.raw,
+                   "group_rows": group_rows, "duplicates_dropped": c.dups, "not_shared": not_shared,
+                   "unlinked_members": c.unlinked, "batches": len(c.batches), "removed_batches": len(gone),
+                   "removed_rows": sum(n for n in gone.values() if n is not None) if gone else 0,
+                   "run_id": self.run_id}
             row["explained"] = row["raw_rows"] == row["group_rows"] + row["duplicates_dropped"] + row["not_shared"]
             self.result.reconciliation.append(row)
+            self.result.unlinked_members += c.unlinked
+            self.result.rows_read += c.raw
+            if not row["explained"]:
+                problems.append(f"{company}/{feed} {d}: raw {c.raw} != group {group_rows} + duplicates {c.dups} "
+                                f"+ not shared {not_shared}")
+            if c.misdated:
+                problems.append(f"{company}/{feed} {d}: {c.misdated} rows dated outside their raw date partition "
+                                "(the raw zone is not partitioned as its contract says)")
+        for month, expected in sorted(month_rows.items()):
+            got = group.get(("money_monthly", MONEY_FEED[0], month), 0)
+            if money_shared and got != expected:
+                problems.append(f"money_monthly {month}: sums {got} transactions, {expected} were read")
+        for (measure, company, d), n in sorted(group.items()):
+            members = group.get(("member_purchases", company, d), 0)
+            if measure == "member_day" and n != members:
+                problems.append(f"member_day {company} {d}: {n} visits, but {members} member purchases")
+        for table in ("purchases", "purchase_lines", "app_events"):
+            if table in self.staged:
+                self.result.tables[table] = sum(n for (m, _, _), n in group.items() if m == table)
+        return problems
 
     def write_reconciliation(self) -> None:
-        """Merge this run's rows into the reconciliation table (keyed by company, feed, date); small, so Arrow."""
+        """Merge this run's rows into the reconciliation table (latest row per company, feed, date); small, so Arrow."""
         schema = arrow_schema(RECON)
-        rel = f"{RECON}/part-00000.parquet"
         new = pa.Table.from_pylist(self.result.reconciliation, schema=schema)
-        keys = {(r["company"], r["feed"], r["date"]) for r in self.result.reconciliation}
-        if self.lake.exists(layout.GROUP, rel):
-            old = pq.read_table(self.lake.open_input(layout.GROUP, rel), schema=schema).to_pylist()
-            kept = [r for r in old if (r["company"], r["feed"], r["date"]) not in keys]
+        keys_ = {(r["company"], r["feed"], r["date"]) for r in self.result.reconciliation}
+        if self.lake.exists(layout.GROUP, layout.RECONCILIATION_FILE):
+            old = pq.read_table(self.lake.open_input(layout.GROUP, layout.RECONCILIATION_FILE))
+            kept = [r for r in old.to_pylist() if (r["company"], r["feed"], r["date"]) not in keys_]
             new = pa.concat_tables([pa.Table.from_pylist(kept, schema=schema), new])
         new = new.sort_by([("company", "ascending"), ("feed", "ascending"), ("date", "ascending")])
-        with self.lake.open_output(layout.GROUP, rel) as out:
+        with self.lake.open_output(layout.GROUP, layout.RECONCILIATION_FILE) as out:
             pq.write_table(new, out, compression="zstd")
-        self.result.tables[RECON] = new.num_rows
+
+    def record(self, done: state.State) -> None:
+        """The state after this run: each rebuilt date's batches as read (with their rows), each master's snapshot."""
+        for company, feed in DATED_FEEDS:
+            k = key(company, feed)
+            slot = done.feeds.setdefault(k, {})
+            for d in self.work.dates_of(k):
+                batches = self.counts.get((company, feed, d), Counts()).batches
+                if batches:
+                    slot[d] = dict(sorted(batches.items()))
+                else:
+                    slot.pop(d, None)
+        for table in self.work.masters:
+            for source in master_sources(list(self.rules.companies))[table]:
+                snap = self.work.snapshots.get(source)
+                if snap:
+                    done.snapshots[source] = snap.batch_id
+                else:
+                    done.snapshots.pop(source, None)
 
 
-def _union(frames: list[DataFrame]) -> DataFrame:
-    out = frames[0]
-    for df in frames[1:]:
-        out = out.unionByName(df, allowMissingColumns=True)
-    return out
+def _is_data(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name.endswith(".parquet") and not name.startswith((".", "_"))
 
 
-def _files_by_date(files: list[state.RawFile], dates: set[str]) -> list[state.RawFile]:
-    return [f for f in files if f.key == "date" and f.value in dates]
-
-
-def plan(lake: Lake, rules: SharingRules, dates: list[str] | None) -> tuple[dict, dict, dict]:
-    """(raw listing per feed, pending dates per feed, snapshot batches) for this run."""
-    feeds = [(c, f) for c, (f, _) in SALES_FEEDS.items()] + [EVENT_FEED, MONEY_FEED]
-    files = {f"{c}/{f}": state.list_raw(lake, c, f) for c, f in feeds}
-    snaps = {f"{c}/{f}": state.latest_snapshot(state.list_raw(lake, c, f))
+def listing(lake: Lake, rules: SharingRules) -> tuple[dict[str, state.Listing], dict[str, state.RawFile | None]]:
+    """(live batches per dated feed and date, latest snapshot per snapshot feed) of the raw zones."""
+    live = {key(c, f): state.by_date(state.list_raw(lake, c, f))
+            for c, f in DATED_FEEDS}
+    snaps = {key(c, f): state.latest_snapshot(state.list_raw(lake, c, f))
              for c in rules.companies for f in SNAPSHOT_FEEDS}
-    for f in ("id_links",):
-        snaps[f"sm/{f}"] = state.latest_snapshot(state.list_raw(lake, "sm", f))
+    snaps[key(*LINK_FEED)] = state.latest_snapshot(state.list_raw(lake, *LINK_FEED))
     for f in HQ_FEEDS:
-        snaps[f"hq/{f}"] = state.latest_snapshot(state.list_raw(lake, "hq", f))
-    done = state.read_state(lake)
-    pending: dict[str, set[str]] = {}
-    for key, fs in files.items():
-        current = state.as_listing(fs)[key]
-        if dates is not None:
-            pending[key] = set(dates) & set(current)
-            continue
-        todo = state.pending_dates(current, done.get(key, {}))
-        company = key.split("/")[0]
-        # Mappings are applied at conform time: a new category or link snapshot re-conforms every date.
-        for mapping in (f"{company}/categories", *(["sm/id_links"] if company == "sm" else [])):
-            snap = snaps.get(mapping)
-            if snap and done.get(mapping, {}).get("snapshot") != [snap.batch_id]:
-                todo = set(current)
-        pending[key] = todo
-    return files, pending, snaps
+        snaps[key("hq", f)] = state.latest_snapshot(state.list_raw(lake, "hq", f))
+    return live, snaps
+
+
+@contextmanager
+def stage_lock(lake: Lake) -> Iterator[None]:
+    """One transform at a time per lake.
+
+    LOCK CALL SITE: `lake/locks.py` (one lock per stage per lake, #8 item 8) is being built by the
+    ingest helper; when it is on main this body becomes its stage lock for "transform". Until then,
+    two transforms started at once on one lake are not serialised.
+    """
+    yield
 
 
 def run_transforms(lake: Lake, dates: list[str] | None = None, master: str | None = None,
                    progress: Progress | None = None) -> dict:
-    """Bring the group zone up to date with the raw zones; `dates` (YYYY-MM-DD) re-does exactly those dates.
+    """Bring the group zone up to date with the raw zones; `dates` (YYYY-MM-DD) rebuilds exactly those dates.
 
-    Returns a summary: dates processed, row counts of tables written, reconciliation rows and any
-    unexplained ones (which make the run fail with a LakeError after everything is written).
+    Returns a summary: dates rebuilt, rows written per table, reconciliation rows. A run whose
+    reconciliation does not add up raises a LakeError and publishes and records nothing.
     """
-    started = time.monotonic()
-    rules = load_rules()
     for d in dates or []:
         try:
             dt.date.fromisoformat(d)
         except ValueError:
             raise LakeError(f"{d!r} is not a date", "give dates as YYYY-MM-DD") from None
-    files, pending, snaps = plan(lake, rules, dates)
+    with runlog.recorded(lake, "transform") as run, stage_lock(lake):
+        summary = _run(lake, dates, master, progress)
+        run.rows_in = summary.get("rows_read", 0)
+        run.rows_out = sum(r["group_rows"] for r in summary.get("reconciliation", []))
+        run.files = summary.get("batches", 0)
+        run.message = "up to date" if summary["skipped"] else f"{len(summary['dates'])} date(s) rebuilt"
+        run.detail = {k: summary[k] for k in ("dates", "tables", "rewritten", "reconciled", "removed_batches",
+                                              "unlinked_members") if k in summary}
+        return {k: v for k, v in summary.items() if k not in ("reconciliation", "rows_read", "batches")}
+
+
+def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Progress | None) -> dict:
+    started = time.monotonic()
+    rules = load_rules()
+    say = progress or (lambda _m: None)
+    live, snaps = listing(lake, rules)
     done = state.read_state(lake)
-    snaps_changed = any(s and done.get(k, {}).get("snapshot") != [s.batch_id] for k, s in snaps.items())
-    if not any(pending.values()) and not snaps_changed:
-        return RunResult(seconds=time.monotonic() - started).as_dict() | {"skipped": True}
+    work = plan(live, snaps, done, list(rules.companies), dates)
+    if work.empty:
+        return {"skipped": True, "dates": [], "seconds": round(time.monotonic() - started, 1)}
     from transforms.spark import spark_session  # pyspark starts a JVM: only when there is work
 
     if not lake.is_s3:  # on S3 the zone buckets are provisioned (`lake s3 up`); jobs may not create buckets
         lake.ensure_zones([layout.GROUP, layout.OPS])
-    say = progress or (lambda _m: None)
+    lake.delete_dir(layout.GROUP, layout.STAGING)  # what a killed run left; never published
     say("starting Spark")
-    spark = spark_session(lake, master)
-    job = Job(spark, lake, rules, progress)
-    tables = job.masters()
-    job.write_masters(tables)
-    todo = {c: _files_by_date(files[f"{c}/{feed}"], pending[f"{c}/{feed}"])
-            for c, (feed, _) in SALES_FEEDS.items() if pending.get(f"{c}/{feed}")}
-    touched = {f.value for fs in todo.values() for f in fs}
-    if todo:
-        job.sales(todo, tables.get("categories"), tables.get("sm_links_raw"))
-    key = "/".join(EVENT_FEED)
-    if pending.get(key):
-        job.events(_files_by_date(files[key], pending[key]))
-    key = "/".join(MONEY_FEED)
-    if pending.get(key):
-        months = {d[:7] for d in pending[key]}
-        month_files = [f for f in files[key] if f.key == "date" and f.value[:7] in months]
-        job.money(month_files)
-        pending[key] = {f.value for f in month_files}
-    job.member_aggregates(touched)
-    job.write_reconciliation()
-    job.result.dates = set().union(*pending.values()) if pending else set()
-    # Record last: a run killed before this line is redone in full next time.
-    for key, fs in files.items():
-        state.record(done, key, state.as_listing(fs)[key], pending.get(key, set()))
-    for key, snap in snaps.items():
-        if snap:
-            done[key] = {"snapshot": [snap.batch_id]}
-    state.write_state(lake, done)
+    job = Job(spark_session(lake, master), lake, rules, work, progress)
+    try:
+        job.masters()
+        if work.sales_dates:
+            job.sales()
+        if work.event_dates:
+            job.events()
+        if work.money_dates:
+            job.money()
+        say("counting what was written")
+        problems = job.reconcile(job.group_counts())
+        job.release()
+        if problems:
+            raise LakeError(f"reconciliation does not add up, nothing was published: {problems[0]}"
+                            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                            "this is a transform bug or a raw zone changed during the run; the group zone is "
+                            "as before and the next run redoes the same work")
+        # raw -> group quality gate (expectations/) runs here, on the staged tables, before publishing.
+        say("publishing")
+        job.publish()
+        job.write_reconciliation()
+        job.record(done)
+        state.write_state(lake, done)  # last: a run killed before this line is redone in full next time
+    finally:
+        job.release()
+        job.discard_staging()
+    job.result.dates = work.sales_dates | work.event_dates | work.money_dates
     job.result.seconds = time.monotonic() - started
     summary = job.result.as_dict()
-    if summary["unexplained"]:
-        worst = summary["unexplained"][0]
-        raise LakeError(f"{len(summary['unexplained'])} reconciliation rows do not add up, e.g. {worst}",
-                        "inspect group/reconciliation and the raw partition; this is a transform bug")
+    summary.update(reconciliation=job.result.reconciliation, rows_read=job.result.rows_read,
+                   batches=sum(len(c.batches) for c in job.counts.values()))
     return summary
 
 
@@ -446,7 +571,7 @@ def main(argv: list[str] | None = None) -> None:
     """spark-submit entry point: `spark-submit transforms/run.py --lake s3:// [--date D ...]`."""
     ap = argparse.ArgumentParser(description="raw zones -> group zone (Spark)")
     ap.add_argument("--lake", default=None, help="lake folder or s3:// (default: LAKE_URI or .lake)")
-    ap.add_argument("--date", action="append", dest="dates", help="re-do this date (repeatable)")
+    ap.add_argument("--date", action="append", dest="dates", help="rebuild this date (repeatable)")
     ap.add_argument("--master", default=None, help="Spark master (default: SPARK_MASTER or local[2])")
     args = ap.parse_args(argv)
     try:

@@ -1,13 +1,16 @@
 """One SparkSession per run, configured for the lake it reads and writes (local folder or S3).
 
 Local mode (`local[2]`) by default; any `--master` (standalone, YARN, k8s) runs the same jobs.
-Start-up costs about 7 s, so a run builds one session and every job shares it.
+Start-up costs about 7 s, so a run builds one session and every job shares it; `warm_session`
+starts it in the background while earlier stages run (the demo does this during ingestion).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,8 +23,24 @@ from transforms.jars import ensure_s3a_jars
 DEFAULT_MASTER = "local[2]"
 
 
+# S3A tries these in order: keys handed over in the Hadoop configuration (with a session token, or
+# without), then the AWS SDK's default chain on each JVM: environment, Java system properties, web
+# identity tokens, the shared profile files (AWS_PROFILE), container and EC2 instance roles.
+CREDENTIAL_CHAIN = ",".join([
+    "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
+    "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+])
+
+
 def s3a_conf(lake: Lake) -> dict[str, str]:
-    """Hadoop S3A settings for the lake's endpoint and credentials (path-style, as SeaweedFS and MinIO need)."""
+    """Hadoop S3A settings for the lake's endpoint and credentials (path-style, as SeaweedFS and MinIO need).
+
+    Keys present in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) are
+    handed to S3A so executors on other machines get them too; Spark redacts these settings in its
+    logs, UI and event logs (`spark.redaction.regex` matches `secret`, `token` and `access.key`).
+    Without them every JVM resolves credentials itself through the standard chain (`CREDENTIAL_CHAIN`).
+    """
     s3 = lake.cfg.s3
     conf = {
         # lake.uri() gives s3:// URIs; route them to S3A too.
@@ -29,6 +48,7 @@ def s3a_conf(lake: Lake) -> dict[str, str]:
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.path.style.access": "true",
         "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": CREDENTIAL_CHAIN,
         # A restarting store answers with errors for a while: retry rather than fail the job.
         "spark.hadoop.fs.s3a.attempts.maximum": "10",
         "spark.hadoop.fs.s3a.retry.limit": "10",
@@ -40,11 +60,11 @@ def s3a_conf(lake: Lake) -> dict[str, str]:
         ep = urlparse(s3.endpoint)
         conf["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(ep.scheme == "https").lower()
-    if s3.access_key:
-        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
-            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+    if s3.access_key and s3.secret_key:
         conf["spark.hadoop.fs.s3a.access.key"] = s3.access_key
-        conf["spark.hadoop.fs.s3a.secret.key"] = s3.secret_key or ""
+        conf["spark.hadoop.fs.s3a.secret.key"] = s3.secret_key
+        if token := os.environ.get("AWS_SESSION_TOKEN"):
+            conf["spark.hadoop.fs.s3a.session.token"] = token
     return conf
 
 
@@ -66,10 +86,14 @@ def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",  # raw and group timestamps are UTC instants
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        # Few, larger tasks: data per date is modest, and 200 tiny shuffle partitions cost more than they give.
+        # Few, larger tasks: the conform step partitions by date (one task holds whole dates), and 200 tiny
+        # shuffle partitions cost more than they give on two cores.
         "spark.sql.shuffle.partitions": os.environ.get("LAKE_SPARK_SHUFFLE_PARTITIONS", "4" if local else "8"),
         "spark.sql.adaptive.enabled": "true",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",  # re-running a date replaces only that date
+        # A feed's root holds one folder per date: list it on the driver, not with a Spark job per feed.
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+        # No `_SUCCESS` markers: a run publishes its own files (run.Job.publish).
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
         "spark.sql.parquet.compression.codec": "zstd",
         # Int96 is legacy; micros with UTC adjustment is what DuckDB and dbt read as timestamptz.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
@@ -89,6 +113,10 @@ def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
         conf["spark.executor.memory"] = os.environ.get("LAKE_SPARK_EXECUTOR_MEMORY", "1g")
     if lake.is_s3:
         conf.update(s3a_conf(lake))
+    else:
+        # The checksumming local filesystem writes a `.crc` beside every file; the group zone is Parquet
+        # (which checksums its pages), read by DuckDB, so the raw local filesystem is used instead.
+        conf["spark.hadoop.fs.file.impl"] = "org.apache.hadoop.fs.RawLocalFileSystem"
     if submitted:
         for key in ("spark.master", "spark.driver.memory", "spark.driver.host", "spark.driver.bindAddress",
                     "spark.executor.memory"):
@@ -113,3 +141,18 @@ def spark_session(lake: Lake, master: str | None = None) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def warm_session(lake: Lake, master: str | None = None) -> threading.Thread:
+    """Start the run's session in a background thread, so the JVM is up when the transforms need it.
+
+    `spark_session` later returns the same session (a second caller waits for the first to finish).
+    Failures are left for that later call to report.
+    """
+    def start() -> None:
+        with contextlib.suppress(Exception):  # reported by the real call
+            spark_session(lake, master)
+
+    thread = threading.Thread(target=start, name="spark-warm-up", daemon=True)
+    thread.start()
+    return thread

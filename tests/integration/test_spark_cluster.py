@@ -1,8 +1,12 @@
 """The transforms on a real Spark standalone cluster (a master and two workers on 127.0.0.1), reading the
 raw zone from and writing the group zone to the SeaweedFS lake through S3A, submitted with spark-submit.
 
-Checks on the output as written to S3: every reconciliation row adds up, and no PII (by column name or
-by value) reached the group zone. The S3A jars come from the per-machine cache (`python -m transforms.jars`).
+The job runs as the `transforms` principal of the access policy (raw zones read-only, group and ops
+read-write), never as the administrator, and finds its credentials the standard way: a named profile
+in a shared credentials file, with no keys in the environment, on the driver (pyarrow and S3A) and on
+the executors (S3A's default AWS chain). Checks on the output as written to S3: every reconciliation
+row adds up, no PII (by column name or by value) reached the group zone, one file per partition.
+The S3A jars come from the per-machine cache (`python -m transforms.jars`).
 """
 
 from __future__ import annotations
@@ -97,21 +101,38 @@ def test_transforms_on_cluster_over_s3(spark_cluster: str, s3_lake: Callable[...
     sample_raw.build(admin)  # as ingestion would have landed it
     # The job signs as the transforms principal (its grants hold on this lake: conftest.JOB_PREFIXES), so a
     # read or write outside raw (read), group and ops fails the run; the checks below read as the administrator.
+    # Its credentials come from a profile in a shared credentials file: the standard AWS chain, no keys in env.
     cfg = s3_lake("sparkit-", access.TRANSFORMS).cfg
-    assert cfg.s3.access_key == access.dev_credentials(access.TRANSFORMS).access_key
-    env = {**_spark_env(tmp_path), "AWS_ENDPOINT_URL": cfg.s3.endpoint or "", "AWS_ACCESS_KEY_ID":
-           cfg.s3.access_key or "", "AWS_SECRET_ACCESS_KEY": cfg.s3.secret_key or "", "AWS_REGION": cfg.s3.region,
-           "LAKE_PSEUDONYM_KEY": "integration-key", "LAKE_SPARK_EXECUTOR_MEMORY": "768m"}
+    creds = access.dev_credentials(access.TRANSFORMS)
+    assert cfg.s3.access_key == creds.access_key
+    profile = tmp_path / "aws-credentials"
+    profile.write_text(f"[lake-transforms]\naws_access_key_id = {creds.access_key}\n"
+                       f"aws_secret_access_key = {creds.secret_key}\n")
+    profile.chmod(0o600)
+    env = {k: v for k, v in _spark_env(tmp_path).items() if not k.startswith("AWS_")}
+    env.update({"AWS_ENDPOINT_URL": cfg.s3.endpoint or "", "AWS_REGION": cfg.s3.region,
+                "AWS_SHARED_CREDENTIALS_FILE": str(profile), "AWS_PROFILE": "lake-transforms",
+                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"), "AWS_EC2_METADATA_DISABLED": "true",
+                "LAKE_PSEUDONYM_KEY": "integration-key-0123456789", "LAKE_SPARK_EXECUTOR_MEMORY": "768m"})
+    executor_env = [x for k in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_CONFIG_FILE",
+                                "AWS_EC2_METADATA_DISABLED") for x in ("--conf", f"spark.executorEnv.{k}={env[k]}")]
     cmd = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", spark_cluster, "--conf", "spark.ui.enabled=false",
-           "--executor-memory", "768m", "--jars", jars, str(REPO_ROOT / "transforms" / "run.py"), "--lake", cfg.uri]
+           *executor_env, "--executor-memory", "768m", "--jars", jars, str(REPO_ROOT / "transforms" / "run.py"),
+           "--lake", cfg.uri]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert "'unexplained': []" in done.stdout
+    assert creds.secret_key not in done.stdout + done.stderr
 
     recon = audit.reconciliation(admin)
     assert len(recon) == 9 and all(r["explained"] for r in recon)
+    assert sum(r["group_rows"] for r in recon) == 15
     assert audit.pii_findings(admin, load_rules()) == []
-    tables = {f.split("/")[0] for f in audit.group_files(admin)}
+    files = audit.group_files(admin)
+    tables = {f.split("/")[0] for f in files}
     assert {"purchases", "purchase_lines", "members", "app_events", "money_monthly", "member_day",
             "id_links", "reconciliation"} <= tables
-    assert admin.exists(layout.OPS, "transforms/processed.json")
+    folders = [f.rsplit("/", 1)[0] for f in files]
+    assert len(folders) == len(set(folders))  # one file per table and partition
+    assert not admin.list_files(layout.GROUP, layout.STAGING)
+    assert admin.exists(layout.OPS, layout.TRANSFORM_STATE)

@@ -2,7 +2,9 @@
 
 Import the fixture into a test module (`from tests.unit.conftest_spark import spark`), or list this
 module in a conftest's `pytest_plugins`. Starting the JVM costs several seconds, so every Spark test
-shares it; it is stopped when the test process exits.
+shares it; it is stopped when the test process exits. It is the transforms' own session
+(`transforms.spark.session_conf`: file system, time zone, Parquet settings), made small, so a test
+that runs `run_transforms` in-process writes exactly what a real run writes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 from pyspark.sql import SparkSession
+
+from lake.config import LakeConfig
+from lake.storage import Lake
+from transforms.spark import session_conf
 
 
 def _shim_pandas_on_spark() -> None:
@@ -37,17 +43,17 @@ _shim_pandas_on_spark()
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("group-lake-unit-tests")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
+    conf = session_conf(Lake(LakeConfig(uri="/tmp/unit-tests")), "local[1]")
+    conf.update({
+        "spark.app.name": "group-lake-unit-tests",
+        "spark.sql.shuffle.partitions": "1",
         # Small frames: broadcast decisions and AQE re-planning only cost time here.
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.pyspark.python", sys.executable)
-        .getOrCreate()
-    )
+        "spark.sql.adaptive.enabled": "false",
+        "spark.driver.memory": "1g",
+    })
+    builder = SparkSession.builder
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session

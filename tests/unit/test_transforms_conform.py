@@ -37,45 +37,73 @@ def test_gms_amount_is_tax_included(spark: SparkSession) -> None:
                                    category_code="D01")])
 
 
+D = dt.date(2026, 8, 1)
+ROWS = ("date date, purchase_id string, company string, channel string, store_id string, gid string, "
+        "purchased_at timestamp, payment_method string, campaign_id string, line_no bigint, category_code string, "
+        "quantity bigint, amount_yen bigint, item_count bigint, _is_line boolean, _batch_id string, "
+        "_landed_at timestamp, _line bigint")
+
+
+def _rows(spark: SparkSession, rows: list[tuple]):
+    """Canonical rows: (purchase_id, line_no, amount_yen, batch, landed hour, file line, is_line)."""
+    return spark.createDataFrame(
+        [(D, p, p.split(":")[0], "store", "S", "g", ts(1), None, None, n, "C1", 1 if line else None, a,
+          None if line else 1, line, b, ts(h), f) for p, n, a, b, h, f, line in rows], ROWS)
+
+
 def test_cvs_lines_are_numbered_by_file_position(spark: SparkSession) -> None:
     rows = [Row(transaction_id="T", store_id="S", gid="g", purchased_at=ts(1), category_code=c, quantity=1,
-                amount_yen=a, payment_method="cash", _line=line, _batch_id="b")
+                amount_yen=a, payment_method="cash", _line=line, _batch_id="b", date=D)
             for c, a, line in [("C2", 20, 7), ("C1", 10, 3)]]
     canon = conform.cvs_canonical(spark.createDataFrame(rows))
-    got = conform.flag_duplicate_lines(canon).select("purchase_id", "line_no", "category_code")
-    assertDataFrameEqual(got, [Row(purchase_id="cvs:T", line_no=1, category_code="C1"),
-                               Row(purchase_id="cvs:T", line_no=2, category_code="C2")])
-
-
-def _lines(spark: SparkSession, rows: list[tuple]):
-    return spark.createDataFrame(
-        [Row(purchase_id=p, line_no=n, amount_yen=a, _batch_id=b, _landed_at=ts(h), _line=line)
-         for p, n, a, b, h, line in rows])
+    got = conform.flag_duplicates(canon).select("purchase_id", "line_no", "category_code", "_duplicate")
+    assertDataFrameEqual(got, [Row(purchase_id="cvs:T", line_no=1, category_code="C1", _duplicate=False),
+                               Row(purchase_id="cvs:T", line_no=2, category_code="C2", _duplicate=False)])
 
 
 def test_latest_batch_wins_and_duplicated_lines_are_flagged(spark: SparkSession) -> None:
-    df = _lines(spark, [
-        ("P1", 1, 100, "old", 1, 1), ("P1", 2, 200, "old", 1, 2),  # re-sent later: both dropped
-        ("P1", 1, 110, "new", 2, 1), ("P1", 2, 200, "new", 2, 2),
-        ("P2", 1, 50, "old", 1, 3), ("P2", 1, 50, "old", 1, 4),  # duplicated line within a batch
+    df = _rows(spark, [
+        ("gms:P1", 1, 100, "old", 1, 1, True), ("gms:P1", 2, 200, "old", 1, 2, True),  # re-sent later: dropped
+        ("gms:P1", 1, 110, "new", 2, 1, True), ("gms:P1", 2, 200, "new", 2, 2, True),
+        ("gms:P2", 1, 50, "old", 1, 3, True), ("gms:P2", 1, 50, "old", 1, 4, True),  # repeated within a batch
+        ("gms:P3", 2, 70, "old", 1, 6, True), ("gms:P3", 1, 60, "old", 1, 5, True),  # no repeat: both kept
     ])
-    got = conform.flag_duplicate_lines(df).select("purchase_id", "line_no", "amount_yen", "_batch_id", "_line",
-                                                  "_duplicate")
+    got = conform.flag_duplicates(df).select("purchase_id", "line_no", "amount_yen", "_batch_id", "_line",
+                                             "_duplicate", "_first")
     assertDataFrameEqual(got, [
-        Row(purchase_id="P1", line_no=1, amount_yen=100, _batch_id="old", _line=1, _duplicate=True),
-        Row(purchase_id="P1", line_no=2, amount_yen=200, _batch_id="old", _line=2, _duplicate=True),
-        Row(purchase_id="P1", line_no=1, amount_yen=110, _batch_id="new", _line=1, _duplicate=False),
-        Row(purchase_id="P1", line_no=2, amount_yen=200, _batch_id="new", _line=2, _duplicate=False),
-        Row(purchase_id="P2", line_no=1, amount_yen=50, _batch_id="old", _line=3, _duplicate=False),
-        Row(purchase_id="P2", line_no=1, amount_yen=50, _batch_id="old", _line=4, _duplicate=True),
+        Row(purchase_id="gms:P1", line_no=1, amount_yen=100, _batch_id="old", _line=1, _duplicate=True, _first=False),
+        Row(purchase_id="gms:P1", line_no=2, amount_yen=200, _batch_id="old", _line=2, _duplicate=True, _first=False),
+        Row(purchase_id="gms:P1", line_no=1, amount_yen=110, _batch_id="new", _line=1, _duplicate=False, _first=True),
+        Row(purchase_id="gms:P1", line_no=2, amount_yen=200, _batch_id="new", _line=2, _duplicate=False,
+            _first=False),
+        Row(purchase_id="gms:P2", line_no=1, amount_yen=50, _batch_id="old", _line=3, _duplicate=False, _first=True),
+        Row(purchase_id="gms:P2", line_no=1, amount_yen=50, _batch_id="old", _line=4, _duplicate=True, _first=False),
+        Row(purchase_id="gms:P3", line_no=1, amount_yen=60, _batch_id="old", _line=5, _duplicate=False, _first=True),
+        Row(purchase_id="gms:P3", line_no=2, amount_yen=70, _batch_id="old", _line=6, _duplicate=False,
+            _first=False),
     ])
+
+
+def test_lines_without_numbers_resent_take_the_latest_batch_numbered_from_one(spark: SparkSession) -> None:
+    df = _rows(spark, [("cvs:T", None, a, b, h, f, True) for a, b, h, f in
+                       [(100, "a", 1, 10), (200, "a", 1, 11), (110, "b", 2, 4), (200, "b", 2, 5)]])
+    got = conform.flag_duplicates(df).filter("not _duplicate").select("line_no", "amount_yen", "_batch_id")
+    assertDataFrameEqual(got, [Row(line_no=1, amount_yen=110, _batch_id="b"),
+                               Row(line_no=2, amount_yen=200, _batch_id="b")])
 
 
 def test_receipt_dedupe_keeps_latest_batch_first_line(spark: SparkSession) -> None:
-    df = spark.createDataFrame([Row(purchase_id="R", amount_yen=a, _batch_id=b, _landed_at=ts(h), _line=line)
-                                for a, b, h, line in [(1, "x", 1, 1), (2, "y", 2, 5), (3, "y", 2, 9)]])
-    got = conform.flag_duplicate_receipts(df).filter("not _duplicate").select("amount_yen")
-    assertDataFrameEqual(got, [Row(amount_yen=2)])
+    df = _rows(spark, [("diner:R", None, a, b, h, f, False) for a, b, h, f in [(1, "x", 1, 1), (2, "y", 2, 5),
+                                                                               (3, "y", 2, 9)]])
+    got = conform.flag_duplicates(df).filter("not _duplicate").select("amount_yen", "line_no")
+    assertDataFrameEqual(got, [Row(amount_yen=2, line_no=None)])
+
+
+def test_a_receipt_is_deduplicated_within_its_date_only(spark: SparkSession) -> None:
+    """The unit of work is a raw date: the same receipt id on two dates is two purchases (source ids repeat)."""
+    df = _rows(spark, [("dept:R", None, 5, "a", 1, 1, False)]).unionByName(
+        _rows(spark, [("dept:R", None, 7, "b", 2, 1, False)]).withColumn("date", F.lit(dt.date(2026, 8, 2))))
+    assert conform.flag_duplicates(df).filter("not _duplicate").count() == 2
 
 
 def test_categories_map_to_group_taxonomy_unknown_to_other(spark: SparkSession) -> None:
@@ -87,16 +115,23 @@ def test_categories_map_to_group_taxonomy_unknown_to_other(spark: SparkSession) 
                                Row(category_code="ZZ", category="other")])
 
 
-def test_lines_to_purchases_sums_lines(spark: SparkSession) -> None:
-    lines = spark.createDataFrame([
-        Row(purchase_id="cvs:T", company="cvs", channel="store", store_id="S", gid="g", purchased_at=ts(16),
-            payment_method="cash", campaign_id=None, line_no=i, quantity=q, amount_yen=a)
-        for i, q, a in [(1, 1, 100), (2, 3, 250)]], schema=(
-        "purchase_id string, company string, channel string, store_id string, gid string, purchased_at timestamp, "
-        "payment_method string, campaign_id string, line_no bigint, quantity bigint, amount_yen bigint"))
-    got = conform.lines_to_purchases(lines).select("purchase_id", "amount_yen", "item_count", "purchase_date")
-    assertDataFrameEqual(got, [Row(purchase_id="cvs:T", amount_yen=350, item_count=4,
-                                   purchase_date=dt.date(2026, 8, 2))])
+def test_purchases_sum_lines_and_keep_receipts(spark: SparkSession) -> None:
+    df = _rows(spark, [("cvs:T", None, 100, "a", 1, 1, True), ("cvs:T", None, 250, "a", 1, 2, True),
+                       ("cvs:T", None, 999, "old", 0, 1, True), ("dept:R", None, 40, "a", 1, 1, False)])
+    got = conform.purchases(conform.flag_duplicates(df)).select("purchase_id", "amount_yen", "item_count",
+                                                                "purchase_date")
+    assertDataFrameEqual(got, [Row(purchase_id="cvs:T", amount_yen=350, item_count=2, purchase_date=D),
+                               Row(purchase_id="dept:R", amount_yen=40, item_count=1, purchase_date=D)])
+
+
+def test_date_partitioning_is_the_only_shuffle(spark: SparkSession) -> None:
+    """Dedupe, purchases and member-day reuse the partitioning by date: one exchange in the whole plan."""
+    from transforms import aggregates
+
+    df = _rows(spark, [("cvs:T", None, 100, "a", 1, 1, True)])
+    flagged = conform.flag_duplicates(conform.by_date(df))
+    plan = aggregates.member_day(conform.purchases(flagged))._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("Exchange") == 1, plan
 
 
 def test_sm_links_gid_and_keeps_unlinked_with_null_gid(spark: SparkSession) -> None:
@@ -109,10 +144,10 @@ def test_sm_links_gid_and_keeps_unlinked_with_null_gid(spark: SparkSession) -> N
     links = spark.createDataFrame([Row(local_member_id="SM000000001", gid="100000000008")])
     got = conform.sm_canonical(raw, links)
     assert "local_member_id" not in got.columns
-    assertDataFrameEqual(got.select("purchase_id", "gid", "_unlinked"), [
-        Row(purchase_id="sm:A", gid="100000000008", _unlinked=False),
-        Row(purchase_id="sm:B", gid=None, _unlinked=True),
-        Row(purchase_id="sm:C", gid=None, _unlinked=False)])
+    assertDataFrameEqual(got.select("purchase_id", "gid", "_unlinked_id"), [
+        Row(purchase_id="sm:A", gid="100000000008", _unlinked_id=None),
+        Row(purchase_id="sm:B", gid=None, _unlinked_id="SM000000002"),  # counted, dropped before writing
+        Row(purchase_id="sm:C", gid=None, _unlinked_id=None)])
 
 
 def test_dept_keeps_totals_and_drops_pii(spark: SparkSession) -> None:
@@ -140,6 +175,12 @@ def test_ec_amount_includes_shipping_and_lines_explode(spark: SparkSession) -> N
                                        "campaign_id"),
                          [Row(purchase_id="ec:E1", channel="online", store_id=None, amount_yen=950, item_count=3,
                               campaign_id="CP1")])
-    assertDataFrameEqual(conform.ec_lines(orders).select("line_no", "category_code", "quantity", "amount_yen"),
-                         [Row(line_no=1, category_code="ec_food", quantity=2, amount_yen=600),
-                          Row(line_no=2, category_code="ec_drink", quantity=1, amount_yen=150)])
+    cats = spark.createDataFrame([Row(company="ec", code="ec_food", group_category="fresh_food")])
+    flagged = conform.flag_duplicates(orders.withColumn("date", F.lit(D)).withColumn("_landed_at", F.lit(ts(1))))
+    got = conform.lines(flagged, ["ec"], cats).select("purchase_id", "gid", "line_no", "category", "quantity",
+                                                      "amount_yen")
+    assertDataFrameEqual(got, [Row(purchase_id="ec:E1", gid="g", line_no=1, category="fresh_food", quantity=2,
+                                   amount_yen=600),
+                               Row(purchase_id="ec:E1", gid="g", line_no=2, category="other", quantity=1,
+                                   amount_yen=150)])
+    assert conform.lines(flagged, ["cvs"], cats).count() == 0  # ec lines only where the rules share them

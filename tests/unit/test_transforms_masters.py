@@ -42,21 +42,39 @@ def test_unknown_generalisation_is_a_clear_error(spark: SparkSession) -> None:
         masters.generalise_members(df, {"postal_code": "first_2_digits"}, frozenset())
 
 
-def test_keyed_hash_is_hmac_sha256(spark: SparkSession) -> None:
-    key = b"secret-key"
-    df = spark.createDataFrame([Row(v="SM000000001")])
-    got = df.select(masters.hmac_sha256(F.col("v"), key).alias("h")).first()["h"]
-    assert got == hmac.new(key, b"SM000000001", hashlib.sha256).hexdigest()
+def _pads(spark: SparkSession, key: bytes):
+    import pyarrow as pa
+
+    ipad, opad = masters.hmac_pads(key)
+    return spark.createDataFrame(pa.table({"_ipad": pa.array([ipad], pa.binary()),
+                                           "_opad": pa.array([opad], pa.binary())}))
+
+
+@pytest.mark.parametrize("key", [b"a-sixteen-byte-k", b"k" * 64, b"a key longer than one sha-256 block " * 3])
+def test_keyed_hash_is_hmac_sha256(spark: SparkSession, key: bytes) -> None:
+    df = spark.createDataFrame([Row(v="SM000000001"), Row(v="SM000000002")])
+    got = {r["v"]: r["h"] for r in masters.with_keyed_hash(df, "v", "h", _pads(spark, key)).collect()}
+    assert got == {v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in ("SM000000001", "SM000000002")}
+
+
+def test_key_is_not_in_the_plan(spark: SparkSession) -> None:
+    key = b"plan-must-not-show-this-key"
+    df = masters.with_keyed_hash(spark.createDataFrame([Row(v="SM000000001")]), "v", "h", _pads(spark, key))
+    ipad, opad = masters.hmac_pads(key)
+    plan = df._jdf.queryExecution().toString()  # parsed, analysed, optimised and physical plans
+    for secret in (key, ipad, opad):
+        assert secret.hex() not in plan.lower() and secret.decode("latin-1") not in plan
+    assert "_ipad" in plan  # the plan does show where the key enters: a column
 
 
 def test_id_links_pseudonymised(spark: SparkSession) -> None:
     links = spark.createDataFrame([Row(local_member_id="SM000000001", gid="100000000008",
                                        linked_at=dt.datetime(2026, 1, 1, tzinfo=UTC))])
-    got = masters.id_links(links, b"k")
-    assert "local_member_id" not in got.columns
+    got = masters.id_links(links, _pads(spark, b"a-sixteen-byte-k"))
+    assert got.columns == ["company", "local_member_key", "gid", "linked_at"]
     row = got.first()
     assert row["company"] == "sm" and row["gid"] == "100000000008"
-    assert row["local_member_key"] == hmac.new(b"k", b"SM000000001", hashlib.sha256).hexdigest()
+    assert row["local_member_key"] == hmac.new(b"a-sixteen-byte-k", b"SM000000001", hashlib.sha256).hexdigest()
 
 
 def test_free_text_redacted_with_rule_patterns(spark: SparkSession) -> None:
@@ -76,7 +94,7 @@ def test_money_monthly_totals_skip_repeats_and_unregistered_cards(spark: SparkSe
             ("M4", None, "payment", "cvs", 999)])],
         schema="txn_id string, gid string, kind string, merchant_company string, occurred_at timestamp, "
                "amount_yen bigint, _line bigint, _batch_id string")
-    flagged = masters.money_flags(raw)
+    flagged = masters.money_flags(raw.withColumn("date", F.lit(dt.date(2026, 8, 1))))
     assert flagged.filter("_duplicate").count() == 1 and flagged.filter("_anonymous").count() == 1
     assertDataFrameEqual(masters.money_monthly(flagged), [Row(
         gid="g1", month=dt.date(2026, 8, 1), payments=2, payment_yen=500, charges=1, charge_yen=5000,
@@ -96,29 +114,30 @@ def test_app_events_dated_in_jst_and_repeats_flagged(spark: SparkSession) -> Non
 def _purchases(spark: SparkSession):
     d = dt.date(2026, 8, 1)
     return spark.createDataFrame([
-        Row(purchase_id=p, company=c, gid=g, purchase_date=d, purchased_at=dt.datetime(2026, 8, 1, h, tzinfo=UTC),
+        Row(purchase_id=p, company=c, gid=g, date=d, purchased_at=dt.datetime(2026, 8, 1, h, tzinfo=UTC),
             store_id=s, amount_yen=a, item_count=n)
         for p, c, g, h, s, a, n in [("cvs:1", "cvs", "g1", 3, "S2", 300, 2), ("cvs:2", "cvs", "g1", 1, "S1", 100, 1),
                                     ("cvs:3", "cvs", None, 2, "S1", 999, 9), ("gms:1", "gms", "g1", 5, "G1", 50, 1)]],
-        schema="purchase_id string, company string, gid string, purchase_date date, purchased_at timestamp, "
+        schema="purchase_id string, company string, gid string, date date, purchased_at timestamp, "
                "store_id string, amount_yen bigint, item_count bigint")
 
 
 def test_member_day(spark: SparkSession) -> None:
     d = dt.date(2026, 8, 1)
-    assertDataFrameEqual(aggregates.member_day(_purchases(spark)), [
-        Row(gid="g1", company="cvs", purchase_date=d, spend_yen=400, visits=2, items=3, first_store_id="S1"),
-        Row(gid="g1", company="gms", purchase_date=d, spend_yen=50, visits=1, items=1, first_store_id="G1")])
+    got = aggregates.member_day(_purchases(spark)).drop("date")
+    assertDataFrameEqual(got, [
+        Row(gid="g1", company="cvs", spend_yen=400, visits=2, items=3, first_store_id="S1", purchase_date=d),
+        Row(gid="g1", company="gms", spend_yen=50, visits=1, items=1, first_store_id="G1", purchase_date=d)])
 
 
 def test_member_day_category(spark: SparkSession) -> None:
     d = dt.date(2026, 8, 1)
     lines = spark.createDataFrame([
-        Row(purchase_id=p, company="cvs", purchase_date=d, category=c, quantity=q, amount_yen=a)
-        for p, c, q, a in [("cvs:1", "beverages", 2, 300), ("cvs:2", "beverages", 1, 100),
-                           ("cvs:3", "alcohol", 9, 999)]])
-    assertDataFrameEqual(aggregates.member_day_category(_purchases(spark), lines), [
-        Row(gid="g1", company="cvs", purchase_date=d, category="beverages", amount_yen=400, quantity=3)])
+        Row(purchase_id=p, company="cvs", gid=g, date=d, category=c, quantity=q, amount_yen=a)
+        for p, g, c, q, a in [("cvs:1", "g1", "beverages", 2, 300), ("cvs:2", "g1", "beverages", 1, 100),
+                              ("cvs:3", None, "alcohol", 9, 999)]])
+    assertDataFrameEqual(aggregates.member_day_category(lines).drop("date"), [
+        Row(gid="g1", company="cvs", category="beverages", amount_yen=400, quantity=3, purchase_date=d)])
 
 
 def test_to_group_schema_keeps_only_interface_columns(spark: SparkSession) -> None:

@@ -36,7 +36,7 @@ def q(lake: Lake, table: str, sql: str = "select * from t") -> list[tuple]:
 def transformed(tmp_path_factory: pytest.TempPathFactory, spark) -> Iterator[Lake]:
     """One run for the module (a run costs seconds); the last test re-runs it, which must change nothing."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LAKE_PSEUDONYM_KEY", "test-key")
+        mp.setenv("LAKE_PSEUDONYM_KEY", "unit-test-key-0123456789")
         lake = Lake(LakeConfig.resolve(str(tmp_path_factory.mktemp("transform") / "lake")))
         sample_raw.build(lake, DAY)
         summary = run_transforms(lake)
@@ -86,6 +86,23 @@ def test_reconciliation_explains_every_difference(transformed: Lake) -> None:
     assert recon["sm", "sales"]["unlinked_members"] == 1
     assert (recon["money", "txns"]["not_shared"], recon["money", "txns"]["group_rows"]) == (1, 2)
     assert recon["app", "events"]["duplicates_dropped"] == 1
+
+
+def test_one_file_per_partition_and_nothing_else(transformed: Lake) -> None:
+    files = transformed.list_files("group")
+    assert files and all(f.endswith(".parquet") for f in files), files  # no .crc, no _SUCCESS, no staging
+    assert not any(f.startswith("_") for f in files)
+    folders = [f.rsplit("/", 1)[0] for f in files]
+    assert len(folders) == len(set(folders))  # one file per table and partition
+    assert "purchases/purchase_date=2026-08-01" in folders and "money_monthly/month=2026-08-01" in folders
+
+
+def test_run_is_recorded_in_the_ops_zone(transformed: Lake) -> None:
+    from lake import runlog
+
+    runs = runlog.read_all(transformed, "transform").to_pylist()
+    assert runs[0]["status"] == "ok" and runs[0]["rows_in"] == 21  # every raw dated row the run read
+    assert runs[0]["rows_out"] == 3 + 2 + 1 + 1 + 2 + 1 + 1 + 2 + 2  # reconciliation group rows
 
 
 def test_rerun_is_incremental_and_idempotent(transformed: Lake) -> None:
