@@ -379,7 +379,8 @@ def print_status(st) -> None:
 def transform(lake_uri: str | None, dates: tuple[str, ...], master: str | None) -> None:
     """Build the group zone from the raw zones with Spark, applying the sharing rules.
 
-    Incremental: only raw date partitions with new batches are processed; a re-run replaces a date.
+    Incremental: a date is rebuilt when its raw batches changed (a late file, a correction, a
+    retraction); nothing is published unless every company/feed/date reconciles.
     """
     run_transform_step(_open(lake_uri), list(dates) or None, master)
 
@@ -401,6 +402,9 @@ def run_transform_step(lake, dates: list[str] | None = None, master: str | None 
               f"group zone: {lake.uri(layout.GROUP)}")
     out.print(f"reconciliation: {summary['reconciled']} company/feed/date rows, all explained; "
               f"sm purchases by unlinked members kept with a null gid: {summary['unlinked_members']:,}")
+    if summary.get("removed_batches"):
+        out.print(f"{summary['removed_batches']} batch(es) replaced or retracted since the last transform: "
+                  "their rows left the group zone")
     return summary
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from py4j.protocol import Py4JError
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
@@ -194,9 +196,6 @@ class Job:
                     self.lake.move(layout.GROUP, f, layout.GROUP, f"{folder}/{f.rsplit('/', 1)[1]}")
             if values is None:
                 self.result.rewritten.append(table)
-
-    def discard_staging(self) -> None:
-        self.lake.delete_dir(layout.GROUP, layout.group_staging(self.run_id))
 
     def cache(self, df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -508,7 +507,13 @@ def run_transforms(lake: Lake, dates: list[str] | None = None, master: str | Non
         except ValueError:
             raise LakeError(f"{d!r} is not a date", "give dates as YYYY-MM-DD") from None
     with runlog.recorded(lake, "transform") as run, stage_lock(lake):
-        summary = _run(lake, dates, master, progress)
+        try:
+            summary = _run(lake, dates, master, progress)
+        except (PySparkException, Py4JError) as e:
+            first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            raise LakeError(f"the Spark job failed: {first}",
+                            "nothing was published or recorded; fix the cause (LAKE_DEBUG=1 shows the trace) "
+                            "and run the transforms again") from e
         run.rows_in = summary.get("rows_read", 0)
         run.rows_out = sum(r["group_rows"] for r in summary.get("reconciliation", []))
         run.files = summary.get("batches", 0)
@@ -558,7 +563,7 @@ def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Prog
         state.write_state(lake, done)  # last: a run killed before this line is redone in full next time
     finally:
         job.release()
-        job.discard_staging()
+        lake.delete_dir(layout.GROUP, layout.STAGING)
     job.result.dates = work.sales_dates | work.event_dates | work.money_dates
     job.result.seconds = time.monotonic() - started
     summary = job.result.as_dict()
