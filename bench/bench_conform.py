@@ -122,7 +122,7 @@ def spark_conform(spark, lake: Lake) -> tuple[float, Path]:
     job = Job(spark, lake, rules, plan(live, snaps, State(), list(rules.companies)))
     started = time.perf_counter()
     job.sales()
-    problems = job.reconcile(job.group_counts())
+    problems = job.reconcile(job.count())
     job.release()
     seconds = time.perf_counter() - started
     if problems:

@@ -486,6 +486,9 @@ def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: flo
     out.print("1/4 generating company extracts")
     run_generate(lake_uri, members, days, dt.date(2026, 8, 1), seed, bad_rate, None)
     out.print("2/4 ingesting (the sample plants bad files on purpose: their rejection is expected)")
+    from transforms.spark import warm_session
+
+    warm_session(lake)  # Spark's JVM starts (about 7 s) while ingestion runs; the transforms need it next
     print_ingest_summary(run_ingest(lake_uri, None))
     out.print("3/4 building the group zone (Spark)")
     run_transform_step(lake)

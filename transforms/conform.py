@@ -154,6 +154,16 @@ def by_date(df: DataFrame) -> DataFrame:
     return df.repartition("date")
 
 
+def sort_key(column: str) -> Column:
+    """A 64-bit hash of `column`, put first in a window's partitioning so its sort compares longs, not strings.
+
+    Spark sorts on a 64-bit prefix of the first sort column; ids such as `cvs:000012345678` share their
+    first bytes, and a date has few values, so with either first almost every comparison would fall
+    back to comparing whole rows. The hash adds no shuffle: rows are already partitioned by date.
+    """
+    return F.xxhash64(column)
+
+
 def flag_duplicates(rows: DataFrame) -> DataFrame:
     """Mark `_duplicate` and number lines, for line and receipt rows alike, in one window (one sort).
 
@@ -165,7 +175,7 @@ def flag_duplicates(rows: DataFrame) -> DataFrame:
     """
     landed = F.coalesce(F.col("_landed_at"), F.lit(EPOCH).cast("timestamp")) if "_landed_at" in rows.columns \
         else F.lit(EPOCH).cast("timestamp")
-    w = Window.partitionBy("date", "purchase_id").orderBy(
+    w = Window.partitionBy(sort_key("purchase_id"), "date", "purchase_id").orderBy(
         landed.desc(), F.col("_batch_id").desc(), F.col("line_no").asc_nulls_first(), F.col("_line"))
     df = rows.select("*", F.row_number().over(w).alias("_rn"), F.first("_batch_id").over(w).alias("_latest"),
                      F.lag(F.struct("_batch_id", "line_no")).over(w).alias("_prev"))
@@ -174,7 +184,7 @@ def flag_duplicates(rows: DataFrame) -> DataFrame:
     duplicate = F.when(F.col("_is_line"), (F.col("_batch_id") != F.col("_latest")) | repeated_line) \
         .otherwise(F.col("_rn") > 1)
     return df.select(
-        *[c for c in rows.columns if c != "line_no"],
+        *[c for c in rows.columns if c not in ("line_no", "_landed_at", "_line")],  # ordering only: not kept
         F.when(F.col("_is_line"), F.coalesce(F.col("line_no"), F.col("_rn").cast("bigint"))).alias("line_no"),
         duplicate.alias("_duplicate"), (F.col("_rn") == 1).alias("_first"))
 

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from expectations import pii
 from lake.errors import LakeError
-from transforms.conform import jst_date
+from transforms.conform import jst_date, sort_key
 
 # How a generalisation named in the sharing rules (`members:` section) is computed, and the column it
 # produces. The rules say *which* column gets *which* generalisation; this says what each name means.
@@ -79,7 +79,8 @@ def _repeat(df: DataFrame, key: str) -> Column:
     """True for every copy of `key` but one within its raw date: the latest batch's, first in file order."""
     epoch = F.lit("1970-01-01").cast("timestamp")
     landed = F.coalesce(F.col("_landed_at"), epoch) if "_landed_at" in df.columns else epoch
-    w = Window.partitionBy("date", key).orderBy(landed.desc(), F.col("_batch_id").desc(), F.col("_line"))
+    w = Window.partitionBy(sort_key(key), "date", key).orderBy(landed.desc(), F.col("_batch_id").desc(),
+                                                               F.col("_line"))
     return F.row_number().over(w) > 1
 
 
@@ -87,8 +88,7 @@ def app_events(raw: DataFrame) -> DataFrame:
     """App events with their JST date (the raw date partition); `_duplicate` marks repeats of an event id."""
     return raw.select(
         "event_id", "gid", "app", "event_type", "occurred_at", F.col("date").alias("event_date"),
-        "campaign_id", "store_id", "date", "_batch_id", _repeat(raw, "event_id").alias("_duplicate"),
-        (jst_date("occurred_at") != F.col("date")).alias("_misdated"))
+        "campaign_id", "store_id", "date", "_batch_id", _repeat(raw, "event_id").alias("_duplicate"))
 
 
 def money_flags(raw: DataFrame) -> DataFrame:

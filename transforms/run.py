@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from py4j.protocol import Py4JError
 from pyspark.errors import PySparkException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
@@ -108,6 +108,7 @@ class Job:
         self.result = RunResult()
         self.counts: dict[tuple[str, str, str], Counts] = defaultdict(Counts)
         self.staged: dict[str, set[str] | None] = {}  # table -> partition values rebuilt (None: whole table)
+        self._stats: list[DataFrame] = []  # raw-side counts, collected with the output counts (`count`)
         self._cached: list[DataFrame] = []
 
     # --- reading ----------------------------------------------------------------------------
@@ -266,7 +267,8 @@ class Job:
         self.say(f"conforming purchases of {len(dates)} date(s)")
         if frames:
             rows = self.cache(conform.union_all(frames).transform(conform.by_date).transform(conform.flag_duplicates))
-            self._sales_counts(rows)
+            feeds = F.create_map(*[x for c, (f, _) in SALES_FEEDS.items() for x in (F.lit(c), F.lit(f))])
+            self._raw_counts(rows, F.col("company"), feeds[F.col("company")], "purchased_at")
             shared = [c for c in SALES_FEEDS if self.rules.shares(c, "purchases") == "receipt"]
             lines_shared = [c for c in shared if self.rules.shares(c, "purchase_lines") is True]
             purchases = self.cache(conform.purchases(rows.filter(F.col("company").isin(shared))))
@@ -279,27 +281,41 @@ class Job:
         for table in SALES_TABLES:  # dates whose every batch is gone: their partitions go
             self.staged.setdefault(table, dates)
 
-    def _sales_counts(self, rows: DataFrame) -> None:
-        """Raw-side counts per company, date and batch, in one job over the conformed rows."""
+    def _raw_counts(self, df: DataFrame, company: Column, feed: str | Column, event_time: str) -> None:
+        """Register the raw-side counts of `df` per company, date and batch (collected with the output counts).
+
+        Measured on the rows as read: all rows, duplicates, lines folded into receipt totals, e-money rows
+        of unregistered cards, distinct unlinked sm members, and rows dated outside their raw partition.
+        """
         kept = ~F.col("_duplicate")
-        per_batch = rows.groupBy("company", "date", "_batch_id").agg(
+
+        def has(col: str) -> bool:
+            return col in df.columns
+
+        per_batch = df.groupBy(company.alias("company"), "date", "_batch_id").agg(
             F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups"),
-            F.count_if(kept & F.col("_is_line") & ~F.col("_first")).alias("folded"),
-            F.count_if(conform.jst_date("purchased_at") != F.col("date")).alias("misdated"),
-            F.lit(None).cast("bigint").alias("unlinked"))
-        unlinked = rows.filter(kept & F.col("_unlinked_id").isNotNull()).groupBy("company", "date").agg(
-            F.count_distinct("_unlinked_id").alias("unlinked"))
-        for r in per_batch.unionByName(unlinked, allowMissingColumns=True).collect():
-            feed = SALES_FEEDS[r["company"]][0]
-            c = self.counts[(r["company"], feed, str(r["date"]))]
-            if r["_batch_id"] is None:
-                c.unlinked = r["unlinked"]
-                continue
-            c.raw += r["raw"]
-            c.dups += r["dups"]
-            c.folded += r["folded"]
-            c.misdated += r["misdated"]
-            c.batches[r["_batch_id"]] = r["raw"]
+            (F.count_if(kept & F.col("_is_line") & ~F.col("_first")) if has("_is_line") else F.lit(0)).alias("folded"),
+            (F.count_if(kept & F.col("_anonymous")) if has("_anonymous") else F.lit(0)).alias("anon"),
+            F.count_if(conform.jst_date(event_time) != F.col("date")).alias("misdated"))
+        frames = [per_batch]
+        if has("_unlinked_id"):
+            frames.append(df.filter(kept & F.col("_unlinked_id").isNotNull()).groupBy(
+                company.alias("company"), "date").agg(F.count_distinct("_unlinked_id").alias("unlinked")))
+        feed_col = feed if isinstance(feed, Column) else F.lit(feed)
+        self._stats += [f.withColumn("feed", feed_col).withColumn("date", F.col("date").cast("string"))
+                        for f in frames]
+
+    def _take_raw_counts(self, r: dict) -> None:
+        c = self.counts[(r["company"], r["feed"], r["date"])]
+        if r["_batch_id"] is None:  # the per-date distinct count of unlinked members
+            c.unlinked = r["unlinked"]
+            return
+        c.raw += r["raw"]
+        c.dups += r["dups"]
+        c.folded += r["folded"]
+        c.anonymous += r["anon"]
+        c.misdated += r["misdated"]
+        c.batches[r["_batch_id"]] = r["raw"]
 
     # --- app events and e-money --------------------------------------------------------------
 
@@ -312,14 +328,7 @@ class Job:
             return
         self.say(f"conforming {company} events of {len(dates)} date(s)")
         flagged = self.cache(masters.app_events(raw.transform(conform.by_date)))
-        for r in flagged.groupBy("date", "_batch_id").agg(
-                F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups"),
-                F.count_if("_misdated").alias("misdated")).collect():
-            c = self.counts[(company, feed, str(r["date"]))]
-            c.raw += r["raw"]
-            c.dups += r["dups"]
-            c.misdated += r["misdated"]
-            c.batches[r["_batch_id"]] = r["raw"]
+        self._raw_counts(flagged, F.lit(company), feed, "occurred_at")
         if self.rules.shares(company, "app_events"):
             self.stage(flagged.filter(~F.col("_duplicate")), "app_events", dates, by_date=True)
 
@@ -334,26 +343,18 @@ class Job:
             return
         self.say("conforming e-money (monthly member totals)")
         flagged = self.cache(masters.money_flags(raw.transform(conform.by_date)))
-        for r in flagged.groupBy("date", "_batch_id").agg(
-                F.count("*").alias("raw"), F.count_if("_duplicate").alias("dups"),
-                F.count_if(~F.col("_duplicate") & F.col("_anonymous")).alias("anon"),
-                F.count_if(conform.jst_date("occurred_at") != F.col("date")).alias("misdated")).collect():
-            c = self.counts[(company, feed, str(r["date"]))]
-            c.raw += r["raw"]
-            c.dups += r["dups"]
-            c.anonymous += r["anon"]
-            c.misdated += r["misdated"]
-            c.batches[r["_batch_id"]] = r["raw"]
+        self._raw_counts(flagged, F.lit(company), feed, "occurred_at")
         if self.rules.shares(company, "purchases") == "monthly_member_totals":
             self.stage(masters.money_monthly(flagged), "money_monthly", months)
 
     # --- reconciliation ---------------------------------------------------------------------
 
-    def group_counts(self) -> dict[tuple[str, str, str], int]:
-        """Measures of the staged output per (measure, company, date), counted once from the written files.
+    def count(self) -> dict[tuple[str, str, str], int]:
+        """Every count of the run in one Spark job: the raw-side counts registered by each step, and the
+        staged output per (measure, company, date), counted once from the written files.
 
-        One Spark job over every staged event-grain table: rows of purchases, lines and events; the
-        transactions money_monthly sums; the visits member_day sums, and the member purchases it sums them from.
+        Output measures: rows of purchases, lines and events; the transactions money_monthly sums; the
+        visits member_day sums, and the member purchases it sums them from.
         """
         measures = [  # (measure, table, company, date column, value)
             ("purchases", "purchases", F.col("company"), "purchase_date", F.count("*")),
@@ -370,9 +371,16 @@ class Job:
             if df is not None:
                 frames.append(df.groupBy(company.alias("company"), F.col(date_col).cast("string").alias("date"))
                               .agg(value.cast("bigint").alias("n")).withColumn("measure", F.lit(name)))
+        frames += self._stats
         if not frames:
             return {}
-        return {(r["measure"], r["company"], r["date"]): r["n"] for r in conform.union_all(frames).collect()}
+        out = {}
+        for r in conform.union_all(frames).collect():
+            if r["measure"] is None:
+                self._take_raw_counts(r.asDict())
+            else:
+                out[(r["measure"], r["company"], r["date"])] = r["n"]
+        return out
 
     def reconcile(self, group: dict[tuple[str, str, str], int]) -> list[str]:
         """One reconciliation row per (company, feed, date) this run touched; returns the problems found."""
@@ -548,7 +556,7 @@ def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Prog
         if work.money_dates:
             job.money()
         say("counting what was written")
-        problems = job.reconcile(job.group_counts())
+        problems = job.reconcile(job.count())
         job.release()
         if problems:
             raise LakeError(f"reconciliation does not add up, nothing was published: {problems[0]}"

@@ -68,18 +68,18 @@ def test_latest_batch_wins_and_duplicated_lines_are_flagged(spark: SparkSession)
         ("gms:P2", 1, 50, "old", 1, 3, True), ("gms:P2", 1, 50, "old", 1, 4, True),  # repeated within a batch
         ("gms:P3", 2, 70, "old", 1, 6, True), ("gms:P3", 1, 60, "old", 1, 5, True),  # no repeat: both kept
     ])
-    got = conform.flag_duplicates(df).select("purchase_id", "line_no", "amount_yen", "_batch_id", "_line",
-                                             "_duplicate", "_first")
+    got = conform.flag_duplicates(df).select("purchase_id", "line_no", "amount_yen", "_batch_id", "_duplicate",
+                                             "_first")
     assertDataFrameEqual(got, [
-        Row(purchase_id="gms:P1", line_no=1, amount_yen=100, _batch_id="old", _line=1, _duplicate=True, _first=False),
-        Row(purchase_id="gms:P1", line_no=2, amount_yen=200, _batch_id="old", _line=2, _duplicate=True, _first=False),
-        Row(purchase_id="gms:P1", line_no=1, amount_yen=110, _batch_id="new", _line=1, _duplicate=False, _first=True),
-        Row(purchase_id="gms:P1", line_no=2, amount_yen=200, _batch_id="new", _line=2, _duplicate=False,
+        Row(purchase_id="gms:P1", line_no=1, amount_yen=100, _batch_id="old", _duplicate=True, _first=False),
+        Row(purchase_id="gms:P1", line_no=2, amount_yen=200, _batch_id="old", _duplicate=True, _first=False),
+        Row(purchase_id="gms:P1", line_no=1, amount_yen=110, _batch_id="new", _duplicate=False, _first=True),
+        Row(purchase_id="gms:P1", line_no=2, amount_yen=200, _batch_id="new", _duplicate=False,
             _first=False),
-        Row(purchase_id="gms:P2", line_no=1, amount_yen=50, _batch_id="old", _line=3, _duplicate=False, _first=True),
-        Row(purchase_id="gms:P2", line_no=1, amount_yen=50, _batch_id="old", _line=4, _duplicate=True, _first=False),
-        Row(purchase_id="gms:P3", line_no=1, amount_yen=60, _batch_id="old", _line=5, _duplicate=False, _first=True),
-        Row(purchase_id="gms:P3", line_no=2, amount_yen=70, _batch_id="old", _line=6, _duplicate=False,
+        Row(purchase_id="gms:P2", line_no=1, amount_yen=50, _batch_id="old", _duplicate=False, _first=True),
+        Row(purchase_id="gms:P2", line_no=1, amount_yen=50, _batch_id="old", _duplicate=True, _first=False),
+        Row(purchase_id="gms:P3", line_no=1, amount_yen=60, _batch_id="old", _duplicate=False, _first=True),
+        Row(purchase_id="gms:P3", line_no=2, amount_yen=70, _batch_id="old", _duplicate=False,
             _first=False),
     ])
 
