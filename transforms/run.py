@@ -22,8 +22,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -35,7 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from expectations.rules import SharingRules, load_rules
-from lake import layout, runlog
+from lake import layout, locks, runlog
 from lake.errors import LakeError
 from lake.storage import Lake, open_lake
 from transforms import aggregates, conform, keys, masters, state
@@ -491,17 +490,6 @@ def listing(lake: Lake, rules: SharingRules) -> tuple[dict[str, state.Listing], 
     return live, snaps
 
 
-@contextmanager
-def stage_lock(lake: Lake) -> Iterator[None]:
-    """One transform at a time per lake.
-
-    LOCK CALL SITE: `lake/locks.py` (one lock per stage per lake, #8 item 8) is being built by the
-    ingest helper; when it is on main this body becomes its stage lock for "transform". Until then,
-    two transforms started at once on one lake are not serialised.
-    """
-    yield
-
-
 def run_transforms(lake: Lake, dates: list[str] | None = None, master: str | None = None,
                    progress: Progress | None = None) -> dict:
     """Bring the group zone up to date with the raw zones; `dates` (YYYY-MM-DD) rebuilds exactly those dates.
@@ -514,9 +502,9 @@ def run_transforms(lake: Lake, dates: list[str] | None = None, master: str | Non
             dt.date.fromisoformat(d)
         except ValueError:
             raise LakeError(f"{d!r} is not a date", "give dates as YYYY-MM-DD") from None
-    with runlog.recorded(lake, "transform") as run, stage_lock(lake):
+    with runlog.recorded(lake, "transform") as run, locks.stage_lock(lake, "transform") as held:
         try:
-            summary = _run(lake, dates, master, progress)
+            summary = _run(lake, dates, master, progress, held)
         except (PySparkException, Py4JError) as e:
             first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
             raise LakeError(f"the Spark job failed: {first}",
@@ -531,7 +519,8 @@ def run_transforms(lake: Lake, dates: list[str] | None = None, master: str | Non
         return {k: v for k, v in summary.items() if k not in ("reconciliation", "rows_read", "batches")}
 
 
-def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Progress | None) -> dict:
+def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Progress | None,
+         held: locks.StageLock) -> dict:
     started = time.monotonic()
     rules = load_rules()
     say = progress or (lambda _m: None)
@@ -565,6 +554,7 @@ def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Prog
                             "as before and the next run redoes the same work")
         # raw -> group quality gate (expectations/) runs here, on the staged tables, before publishing.
         say("publishing")
+        held.check()  # an S3 lease taken over while this run stalled: publish nothing
         job.publish()
         job.write_reconciliation()
         job.record(done)

@@ -8,6 +8,7 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 import pytest
+from pyspark.sql import functions as F
 
 from lake.config import LakeConfig
 from lake.storage import Lake
@@ -52,7 +53,9 @@ def test_member_day_matches_spark(spark, fixture_zone) -> None:
 
     purchases, _ = fixture_zone
     cols = ["gid", "company", "purchase_date", "spend_yen", "visits", "items", "first_store_id"]
-    expected = member_day(spark.createDataFrame(purchases.to_pandas())).toPandas()
+    # the Spark job works on the raw `date` (= purchase_date) before the group schema is applied
+    frame = spark.createDataFrame(purchases.to_pandas()).withColumn("date", F.col("purchase_date"))
+    expected = member_day(frame).toPandas()
     got = member_day_duckdb(duckdb.connect(), purchases)
     assert len(got) > 100
     # the data can tell the rules apart: member days whose earliest store is not the smallest store id
@@ -71,9 +74,12 @@ def test_member_day_category_matches_spark(spark, fixture_zone) -> None:
 
     purchases, lines = fixture_zone
     cols = ["gid", "company", "purchase_date", "category", "amount_yen", "quantity"]
-    expected = member_day_category(
-        spark.createDataFrame(purchases.to_pandas()), spark.createDataFrame(lines.to_pandas())
-    ).toPandas()
+    # in the Spark job the lines carry their purchase's gid and raw `date` (conform.lines); the group zone's
+    # lines do not, so they are joined back to their purchases here
+    owners = spark.createDataFrame(purchases.to_pandas()).select("purchase_id", "gid")
+    frame = (spark.createDataFrame(lines.to_pandas()).withColumn("date", F.col("purchase_date"))
+             .join(owners, "purchase_id"))
+    expected = member_day_category(frame).toPandas()
     got = member_day_category_duckdb(duckdb.connect(), purchases, lines)
     assert len(got) > 100 and "baby" in set(got["category"].to_pylist())
     assert _rows(got, cols) == _rows(pa.Table.from_pandas(expected, preserve_index=False), cols)

@@ -98,9 +98,9 @@ def test_bom_csv_lands_a_missing_column_rejects_the_file_an_extra_one_is_drift(l
     # the default policy lands the declared columns, never the undeclared one, and records the drift
     drifted = rows["gms_sales_20260803.csv"]
     assert (drifted.status, drifted.rows_landed, drifted.drift) == ("landed", 1, ["memo"])
-    landed = raw(lake, "gms", "sales")
-    assert [r["receipt_no"] for r in landed] == ["R1", "R2"] and all("memo" not in r for r in landed)
-    assert landed[0]["net_amount_yen"] == 100 and landed[0]["tax_amount_yen"] == 8
+    landed = {r["receipt_no"]: r for r in raw(lake, "gms", "sales")}  # both on line 1 of their file
+    assert sorted(landed) == ["R1", "R2"] and all("memo" not in r for r in landed.values())
+    assert landed["R1"]["net_amount_yen"] == 100 and landed["R1"]["tax_amount_yen"] == 8
 
 
 def dept_receipt(i: int, note: str | None, customer: dict | None = None, **over) -> str:
