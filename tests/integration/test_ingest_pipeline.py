@@ -168,5 +168,6 @@ def test_sigkill_mid_write_then_rerun_gives_the_same_lake(tmp_path):
                     pq.read_table(killed.path(zone, f))
     assert kills >= 2, "the kills should hit a running ingestion"
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    # 3: this run rejected a planted bad file whole that the killed runs had not reached yet
+    assert done.returncode in (0, 3) and "Traceback" not in done.stderr, done.stderr
     assert snapshot(new_lake(killed_dir)) == snapshot(new_lake(ref_dir))
