@@ -907,6 +907,7 @@ def ingest(
             _each_file(work, files, summary, history)
         finally:
             work.close()
+        manifests.write_table(lake, history)  # the batch states as Parquet, for the dashboards' SQL
         rows = summary.rows
         run.files = len(rows)
         run.rows_in = sum(r.rows_read for r in rows)
@@ -998,6 +999,7 @@ def retract(lake: Lake, target: str, reason: str, by: str | None = None, wait: f
                   "why": reason.strip()}
         _commit(lake, history, {"batch_id": batch.batch_id, "moves": [], "records": [record],
                                 "deletes": [(layout.raw(batch.company), p) for p in batch.raw_files()]})
+        manifests.write_table(lake, history)
         run.files, run.rows_out = 1, batch.rows_landed
         run.detail = {"batch_id": batch.batch_id, "why": reason.strip(), "ledger_head": history.ledger.head().seq}
         return history.batches[batch.batch_id]

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lake import layout
 from lake.ledger import Ledger
@@ -235,6 +236,22 @@ def states_table(batches: Iterable[BatchState]) -> pa.Table:
         return SCHEMA.empty_table()
     return pa.Table.from_pylist(rows, schema=SCHEMA).sort_by(
         [("company", "ascending"), ("feed", "ascending"), ("source", "ascending"), ("started_at", "ascending")])
+
+
+def write_table(lake: Lake, history: History) -> None:
+    """Materialise every batch's current state as one Parquet file (`layout.manifest_table`) for SQL readers.
+
+    Derived from the ledger, never a source of truth; a reader sees the previous table or the new one.
+    """
+    buf = pa.BufferOutputStream()
+    pq.write_table(history.table(), buf, compression="zstd")
+    final = layout.manifest_table()
+    if lake.is_s3:  # a put replaces the object whole
+        lake.write_bytes(layout.OPS, final, buf.getvalue().to_pybytes())
+        return
+    tmp = f"{final.rsplit('/', 1)[0]}/.batches.parquet.tmp"
+    lake.write_bytes(layout.OPS, tmp, buf.getvalue().to_pybytes())
+    lake.move(layout.OPS, tmp, layout.OPS, final)
 
 
 # --- what other stages call -------------------------------------------------------------------

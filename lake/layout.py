@@ -127,8 +127,14 @@ MANIFESTS = "manifests/ingest"  # the ingest history, a hash-chained ledger (`<s
 EXPORT_AUDIT = "audit/exports"  # the export audit log, append-only like the manifests
 # The hash-chained ledgers (`lake.ledger`) of the ops zone, by what they record: `lake ledgers` verifies each.
 LEDGERS = {"ingest manifests": MANIFESTS, "export audit log": EXPORT_AUDIT}
+MANIFEST_TABLE = "manifests/batches"  # the history's current state, one row per batch (rewritten by every run)
 PENDING = "manifests/_pending"
 LOCKS = "locks"
+
+
+def manifest_table() -> str:
+    """The batch states derived from the ingest history, as Parquet for SQL readers (dashboards, annotations)."""
+    return f"{MANIFEST_TABLE}/batches.parquet"
 
 
 def lock(stage: str) -> str:
@@ -169,7 +175,7 @@ def deployment_record(deployed_at: str, deployment_id: str) -> str:
 
 
 # The ops tables the dashboards and the annotations mart read, by name (dbt gets this map as the var `ops_tables`).
-OPS_TABLES = {"runs": RUNS, "manifests": MANIFESTS, "deployments": DEPLOYMENTS}
+OPS_TABLES = {"runs": RUNS, "manifests": MANIFEST_TABLE, "deployments": DEPLOYMENTS}
 
 ALERTS_SENT = "alerts/sent"
 
