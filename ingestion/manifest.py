@@ -256,6 +256,14 @@ def write_table(lake: Lake, history: History) -> None:
 
 # --- what other stages call -------------------------------------------------------------------
 
+def write(lake: Lake, row: ManifestRow) -> None:
+    """Record one batch outside an ingest run (fixtures, a backfill): its event joins the history and the
+    batch table is refreshed. The batch's files must already be in place, as ingestion guarantees."""
+    history = History(lake)
+    history.append(row.record())
+    write_table(lake, history)
+
+
 def read_all(lake: Lake) -> pa.Table:
     """The current state of every batch ever recorded, one row each (an empty table before any ingest)."""
     return History(lake).table()

@@ -87,7 +87,7 @@ def test_views_file_is_swapped_in_while_a_reader_has_it_open(marts_lake, tmp_pat
     access = views.write_views_file(marts_lake, path, DATASETS)
     assert access.files == (marts_lake.uri(layout.MARTS, "mart_pairs.parquet"),)  # that mart, no other
     assert set(access.folders) == {marts_lake.uri(layout.OPS, layout.RUNS) + "/",
-                                   marts_lake.uri(layout.OPS, layout.MANIFESTS) + "/",
+                                   marts_lake.uri(layout.OPS, layout.MANIFEST_TABLE) + "/",
                                    marts_lake.uri(layout.OPS, layout.DEPLOYMENTS) + "/"}
     reader = duckdb.connect(str(path), read_only=True)
     assert reader.execute("select count(*) from pairs").fetchone() == (2,)
