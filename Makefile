@@ -7,11 +7,14 @@ STAMP  := $(VENV)/.installed
 # Apache Superset has its own environment: its pins (SQLAlchemy 1.4, pandas 2.1, numpy 1.26) conflict with ours.
 SUPERSET_VENV  := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
+# sqlfluff has its own environment too: sqlfluff 4.4 needs click < 8.5, the platform pins click 8.5.1.
+SQLFLUFF_VENV  := .venv-sqlfluff
+SQLFLUFF_STAMP := $(SQLFLUFF_VENV)/.installed
 
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install jars dashboards browser cdk cloud-artifacts cloud-synth demo test test-fast lint bench notebooks clean
+.PHONY: install jars dashboards browser dagster-manifest schedule dbt-lint dbt-ci cdk cloud-artifacts cloud-synth demo test test-fast lint bench notebooks clean
 
 install: $(STAMP)
 
@@ -56,6 +59,31 @@ browser:
 	@test -x /usr/bin/chromedriver || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends -o DPkg::Lock::Timeout=600 chromium chromium-driver; }
 
+# The dbt manifest the Dagster definitions read (build/dbt/manifest.json): parsed once here, not at every start.
+dagster-manifest: $(STAMP)
+	$(BIN)/python -m orchestration.manifest
+
+# The local scheduler: Dagster webserver and daemon on 127.0.0.1 (`lake schedule down` stops them).
+schedule: dagster-manifest
+	$(BIN)/lake schedule up
+
+$(SQLFLUFF_STAMP): orchestration/requirements-sqlfluff.lock
+	$(PYTHON) -m venv $(SQLFLUFF_VENV)
+	$(SQLFLUFF_VENV)/bin/pip install --quiet --no-deps -r orchestration/requirements-sqlfluff.lock
+	touch $(SQLFLUFF_STAMP)
+
+# SQL style of the dbt models (models/.sqlfluff: dialect duckdb, templater dbt); the profile needs a DuckDB path.
+dbt-lint: $(SQLFLUFF_STAMP)
+	mkdir -p build/dbt
+	cd models && DO_NOT_TRACK=1 LAKE_MARTS_DB=$(CURDIR)/build/dbt/lint.duckdb ../$(SQLFLUFF_VENV)/bin/sqlfluff lint models
+
+# dbt in CI: build and test every model on a generated sample, then slim CI (state:modified+) against the
+# recorded manifest (DBT_STATE, else models/ at DBT_BASE_REF, default main), then sqlfluff.
+dbt-ci: $(STAMP)
+	$(BIN)/python -m orchestration.dbt_ci build
+	$(BIN)/python -m orchestration.dbt_ci slim
+	$(MAKE) dbt-lint
+
 demo: $(STAMP) dashboards
 	$(BIN)/lake demo
 
@@ -78,4 +106,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf .lake $(VENV) $(SUPERSET_VENV) build cdk.out infra/cloud/node_modules
+	rm -rf .lake $(VENV) $(SUPERSET_VENV) $(SQLFLUFF_VENV) build cdk.out infra/cloud/node_modules

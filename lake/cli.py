@@ -26,6 +26,7 @@ from lake.errors import LakeError
 from lake.ledgercli import ledgers
 from lake.notebooks import notebooks
 from lake.s3cli import s3
+from orchestration.cli import schedule
 
 console = Console(stderr=True)
 EXIT_FAILED = 1
@@ -90,6 +91,7 @@ main.add_command(alerts)
 main.add_command(export)
 main.add_command(campaign)
 main.add_command(ledgers)
+main.add_command(schedule)
 
 
 def _open(lake_uri: str | None, create: bool = False):

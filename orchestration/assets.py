@@ -14,6 +14,7 @@ failure fails the step with its message, and the assets downstream of it do not 
 import json
 from collections.abc import Iterator
 from functools import cache
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,9 @@ def dbt_models_asset(manifest: Path | None = None):
             raise LakeError("dbt build failed: " + "; ".join(result.failures[:5]),
                             "fix the model or test named above, then re-run the flow (only what failed runs)")
         timings = _run_timings()
-        for key in sorted(context.selected_asset_keys):
+        deps = context.assets_def.asset_deps
+        order = TopologicalSorter({k: deps.get(k, set()) for k in context.selected_asset_keys}).static_order()
+        for key in (k for k in order if k in context.selected_asset_keys):  # Dagster wants upstream first
             yield MaterializeResult(asset_key=key, metadata={
                 "marts_db": result.marts_db, **({"seconds": timings[key.path[-1]]} if key.path[-1] in timings else {})})
 

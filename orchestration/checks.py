@@ -14,8 +14,15 @@ load, so the definitions load (and the webserver shows the graph) on a checkout 
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, \
-    multi_asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    Failure,
+    multi_asset_check,
+)
 
 from lake.errors import LakeError
 from orchestration.assets import LakeResource
@@ -53,6 +60,13 @@ def results(report: Any, specs: Iterable[AssetCheckSpec], table_of: dict[AssetKe
                       "rules_failed": sorted({f.rule for f in mine}), "gate_run_id": report.run_id})
 
 
+def verdict(report: Any, specs: list[AssetCheckSpec], table_of: dict[AssetKey, str]) -> Iterator[AssetCheckResult]:
+    """The check results, then, if the gate failed, a step failure whose message is the gate's (the run's reason)."""
+    yield from results(report, specs, table_of)
+    if not report.ok:
+        raise Failure(description=report.message(), metadata={"gate": report.gate, "gate_run_id": report.run_id})
+
+
 def _names(label: str, table: str) -> bool:
     """The gates call a table `raw-cvs/pos` (or `raw-cvs/pos schema of batch ...`), `group/purchases`, ..."""
     return label == table or label.startswith(table + " ")
@@ -70,7 +84,7 @@ def raw_gate(company: str, keys: list[AssetKey]):
             the_lake = lake.open()
             report = g.check_raw_zone(the_lake, companies=[company])
             g.record(the_lake, report)
-        yield from results(report, specs, table_of)
+        yield from verdict(report, specs, table_of)
 
     return _check
 
@@ -87,7 +101,7 @@ def group_gate(keys: list[AssetKey]):
             the_lake = lake.open()
             report = g.check_group_zone(the_lake)
             g.record(the_lake, report)
-        yield from results(report, specs, table_of)
+        yield from verdict(report, specs, table_of)
 
     return _check
 
@@ -107,6 +121,6 @@ def marts_gate(keys: list[AssetKey]):
             the_lake = lake.open()
             report = g.check_marts(str(marts_db_path(the_lake)))
             g.record(the_lake, report)
-        yield from results(report, specs, table_of)
+        yield from verdict(report, specs, table_of)
 
     return _check

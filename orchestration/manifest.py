@@ -56,3 +56,7 @@ def ensure_manifest(manifest: Path = MANIFEST) -> Path:
     if is_stale(manifest):
         build_manifest(manifest.parent)
     return manifest
+
+
+if __name__ == "__main__":  # `make dagster-manifest`
+    print(build_manifest())

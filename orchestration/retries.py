@@ -34,10 +34,8 @@ def is_object_store_error(exc: BaseException) -> bool:
         name = type(e).__name__
         if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"):
             return True
-        if isinstance(e, OSError) and not isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            if any(m in str(e) for m in _MARKERS):
-                return True
-        if name == "ClientError" and any(m in str(e) for m in _MARKERS):
+        local = isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError))
+        if ((isinstance(e, OSError) and not local) or name == "ClientError") and any(m in str(e) for m in _MARKERS):
             return True
         e = e.__cause__ or e.__context__
     return False

@@ -36,8 +36,9 @@ first_target_purchase as (
         min(member_days.purchase_date) as first_target_purchase_date,
     from exposures
     inner join member_days
-        on exposures.gid = member_days.gid
-        and exposures.target_company = member_days.company
+        on
+            exposures.gid = member_days.gid
+            and exposures.target_company = member_days.company
     group by all
 ),
 
@@ -55,8 +56,9 @@ final as (
         ) as is_converted,
     from exposures
     left join first_target_purchase
-        on exposures.campaign_id = first_target_purchase.campaign_id
-        and exposures.gid = first_target_purchase.gid
+        on
+            exposures.campaign_id = first_target_purchase.campaign_id
+            and exposures.gid = first_target_purchase.gid
 )
 
 select * from final

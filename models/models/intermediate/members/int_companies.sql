@@ -8,7 +8,7 @@ final as (
     select
         company,
         (row_number() over (order by company) - 1)::integer as company_bit,
-    from (select distinct company from member_days where company is not null)
+    from (select distinct company from member_days where company is not null) as companies
 )
 
 select * from final

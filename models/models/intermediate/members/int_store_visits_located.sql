@@ -24,8 +24,9 @@ final as (
         stores.store_format,
     from member_days
     inner join stores
-        on member_days.company = stores.company
-        and member_days.store_id = stores.store_id
+        on
+            member_days.company = stores.company
+            and member_days.store_id = stores.store_id
 )
 
 select * from final

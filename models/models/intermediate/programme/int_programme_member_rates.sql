@@ -43,8 +43,9 @@ activity as (
         sum(member_days.visits) as visits,
     from cohorts
     inner join member_days
-        on cohorts.gid = member_days.gid
-        and member_days.purchase_date >= cohorts.exposure_start
+        on
+            cohorts.gid = member_days.gid
+            and member_days.purchase_date >= cohorts.exposure_start
     group by cohorts.gid
 ),
 

@@ -54,9 +54,10 @@ pairs as (
         sum(a.members)::bigint as members_both,
     from set_brands as a
     inner join set_brands as b
-        on a.period = b.period
-        and a.brand_mask = b.brand_mask
-        and a.company <> b.company
+        on
+            a.period = b.period
+            and a.brand_mask = b.brand_mask
+            and a.company <> b.company
     group by all
 ),
 

@@ -27,7 +27,7 @@ per_company as (
         -- a monthly total covers the month up to the newest data at most (not the rest of an ongoing month)
         least(
             (max(month) + interval 1 month - interval 1 day)::date,
-            (select max(purchase_date) from purchase_days)
+            (select max(pd.purchase_date) from purchase_days as pd)
         ) as last_data_date,
         null::bigint as purchases,
         null::bigint as member_purchases,
@@ -37,7 +37,7 @@ per_company as (
 recent as (
     select company, sum(purchases)::bigint as purchases_30d
     from purchase_days
-    where purchase_date > (select max(purchase_date) from purchase_days) - 30
+    where purchase_date > (select max(pd.purchase_date) from purchase_days as pd) - 30
     group by company
 ),
 

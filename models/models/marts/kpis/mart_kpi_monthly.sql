@@ -43,8 +43,9 @@ coupon_targets as (
         count(distinct assignments.gid) as coupon_members,
     from (select distinct month from activity) as months
     inner join campaigns
-        on campaigns.starts_on < months.month + interval 1 month
-        and campaigns.ends_on >= months.month
+        on
+            campaigns.starts_on < months.month + interval 1 month
+            and campaigns.ends_on >= months.month
     inner join assignments on campaigns.campaign_id = assignments.campaign_id
     group by months.month
 ),

@@ -68,7 +68,7 @@ final as (
         coalesce(members.programme_joined_on <= {{ as_of_date() }}, false) as is_programme_member,
         emoney.gid is not null as is_emoney_user,
         coalesce(emoney.is_emoney_only, false) as is_emoney_only,
-        coalesce(brand_summary.brands_used, []::varchar []) as brands_used,
+        coalesce(brand_summary.brands_used, []::varchar[]) as brands_used,
         coalesce(brand_summary.n_brands, 0) as n_brands,
         brand_summary.first_purchase_date,
         brand_summary.last_purchase_date,
@@ -87,7 +87,8 @@ final as (
         baby.first_baby_purchase_date,
         coalesce(baby.last_baby_purchase_date > {{ as_of_date() }} - 365, false) as is_baby_stage,
         case
-            when baby.first_baby_purchase_date
+            when
+                baby.first_baby_purchase_date
                 >= brand_summary.first_purchase_date + {{ var('baby_arrival_min_history_days') }}
                 then baby.first_baby_purchase_date
         end as baby_arrival_on,

@@ -42,9 +42,10 @@ per_member as (
         ), 0) * 30.4375 / {{ var('programme_min_exposure_days') }} as visits_after,
     from enrolled
     left join member_days
-        on enrolled.gid = member_days.gid
-        and member_days.purchase_date >= enrolled.enrolled_on - {{ var('programme_min_exposure_days') }}
-        and member_days.purchase_date < enrolled.enrolled_on + {{ var('programme_min_exposure_days') }}
+        on
+            enrolled.gid = member_days.gid
+            and member_days.purchase_date >= enrolled.enrolled_on - {{ var('programme_min_exposure_days') }}
+            and member_days.purchase_date < enrolled.enrolled_on + {{ var('programme_min_exposure_days') }}
     group by enrolled.gid
 ),
 
@@ -66,9 +67,11 @@ final as (
         {{ k_suppress('avg(before_value)', 'count(*)') }} as before_mean,
         {{ k_suppress('avg(after_value)', 'count(*)') }} as after_mean,
         {{ k_suppress('avg(after_value - before_value)', 'count(*)') }} as difference,
-        {{ k_suppress('avg(after_value - before_value) - 1.96 * stddev_samp(after_value - before_value) / sqrt(count(*))',
+        {{ k_suppress(
+            'avg(after_value - before_value) - 1.96 * stddev_samp(after_value - before_value) / sqrt(count(*))',
             'count(*)') }} as ci_low,
-        {{ k_suppress('avg(after_value - before_value) + 1.96 * stddev_samp(after_value - before_value) / sqrt(count(*))',
+        {{ k_suppress(
+            'avg(after_value - before_value) + 1.96 * stddev_samp(after_value - before_value) / sqrt(count(*))',
             'count(*)') }} as ci_high,
     from metrics
     group by metric

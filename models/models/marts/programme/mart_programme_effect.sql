@@ -16,7 +16,7 @@ did as (
 ),
 
 metrics as (
-    unpivot rates on spend_yen_per_month as 'spend_yen_per_month', visits_per_month as 'visits_per_month'
+    unpivot rates on spend_yen_per_month as spend_yen_per_month, visits_per_month as visits_per_month
     into name metric value metric_value
 ),
 

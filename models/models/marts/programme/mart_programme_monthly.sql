@@ -27,8 +27,9 @@ spend as (
         coalesce(member_months.visits, 0) as visits,
     from cohort_months
     left join member_months
-        on cohort_months.gid = member_months.gid
-        and cohort_months.month = member_months.month
+        on
+            cohort_months.gid = member_months.gid
+            and cohort_months.month = member_months.month
 ),
 
 final as (

@@ -25,8 +25,9 @@ new_area as (
         ) as formats_used,
     from moves
     inner join visits
-        on moves.gid = visits.gid
-        and visits.purchase_date >= moves.moved_on
+        on
+            moves.gid = visits.gid
+            and visits.purchase_date >= moves.moved_on
     group by all
 ),
 
@@ -44,8 +45,9 @@ candidates as (
     from {{ ref('fct_member_moves') }} as moves
     inner join new_area on moves.move_id = new_area.move_id
     inner join stores
-        on moves.to_prefecture = stores.prefecture
-        and not list_contains(coalesce(new_area.formats_used, []), stores.store_format)
+        on
+            moves.to_prefecture = stores.prefecture
+            and not list_contains(coalesce(new_area.formats_used, []), stores.store_format)
     where stores.lat is not null
 ),
 
