@@ -164,9 +164,9 @@ def test_a_new_landing_file_starts_only_that_companys_ingestion(env, first_run) 
     lake.write_bytes(layout.landing("cvs"), name, data)
     requests = {}
     for c in companies:
-        tick = repo.get_sensor_def(f"landing_{c}").evaluate_tick(
-            build_sensor_context(instance=instance, cursor=cursors[c]))
-        requests[c] = [r.job_name for r in tick.run_requests or []]
+        sensor = repo.get_sensor_def(f"landing_{c}")
+        tick = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursors[c]))
+        requests[c] = [r.job_name or sensor.job_name for r in tick.run_requests or []]
     assert requests == {"cvs": ["ingest_cvs"], "gms": [], "dept": [], "hq": []}
 
     result = _run(defs, instance, "ingest_cvs")
