@@ -23,6 +23,9 @@ from lake.storage import Lake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# The gates are the flow's asset checks; until expectations.gates is on the branch the flow cannot pass them.
+pytest.importorskip("expectations.gates", reason="the quality gates (issue #9) are not on this branch yet")
+
 MEMBERS = 1500
 DAYS = 10
 
