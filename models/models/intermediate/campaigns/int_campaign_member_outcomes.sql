@@ -47,9 +47,10 @@ at_target as (
         sum(member_days.visits) as target_visits,
     from exposures
     inner join member_days
-        on exposures.gid = member_days.gid
-        and exposures.target_company = member_days.company
-        and member_days.purchase_date between exposures.starts_on and exposures.ends_on
+        on
+            exposures.gid = member_days.gid
+            and exposures.target_company = member_days.company
+            and member_days.purchase_date between exposures.starts_on and exposures.ends_on
     group by all
 ),
 
@@ -61,8 +62,9 @@ in_window as (
         sum(member_days.visits) as group_visits,
     from exposures
     inner join member_days
-        on exposures.gid = member_days.gid
-        and member_days.purchase_date between exposures.starts_on and exposures.ends_on
+        on
+            exposures.gid = member_days.gid
+            and member_days.purchase_date between exposures.starts_on and exposures.ends_on
     group by all
 ),
 
@@ -73,9 +75,10 @@ redeemed as (
         count(*) as redemption_days,
     from exposures
     inner join redemptions
-        on exposures.campaign_id = redemptions.campaign_id
-        and exposures.gid = redemptions.gid
-        and redemptions.redeemed_on between exposures.starts_on and exposures.ends_on
+        on
+            exposures.campaign_id = redemptions.campaign_id
+            and exposures.gid = redemptions.gid
+            and redemptions.redeemed_on between exposures.starts_on and exposures.ends_on
     group by all
 ),
 
