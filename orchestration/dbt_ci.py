@@ -47,8 +47,13 @@ def sample_lake(fresh: bool = False) -> Lake:
     return lake
 
 
-def base_manifest(ref: str, out: Path) -> Path:
-    """Parse the models of git `ref` into `out` (its manifest.json): the state slim CI compares with."""
+def base_manifest(ref: str, out: Path, lake: Lake) -> Path:
+    """Parse the models of git `ref` into `out` (its manifest.json): the state slim CI compares with.
+
+    Parsed with the environment and vars of the build (`lake`): the sources' locations come from them, and a
+    source that moved would count every model downstream as modified.
+    """
+    from lake.build import _environment, dbt_env, dbt_vars
     from orchestration.manifest import build_manifest
 
     tree = out / "project"
@@ -62,7 +67,8 @@ def base_manifest(ref: str, out: Path) -> Path:
                         "set DBT_BASE_REF to a commit or branch that exists, or pass --state")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(tree, filter="data")
-    build_manifest(out, tree / "models")
+    with _environment(dbt_env(lake)):
+        build_manifest(out, tree / "models", ["--vars", json.dumps(dbt_vars(lake))])
     return out / "manifest.json"
 
 
@@ -92,7 +98,7 @@ def run_slim(state: Path | None) -> int:
         ref = os.environ.get("DBT_BASE_REF", "main")
         state = WORK / "base-state"
         print(f"no recorded manifest: parsing models/ at {ref} into {state}")
-        base_manifest(ref, state)
+        base_manifest(ref, state, sample_lake())
     lake = sample_lake()
     if not marts_db_path(lake).exists():
         run_build(lake)  # the unchanged models the changed ones read come from a full build of the sample

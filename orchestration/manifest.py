@@ -28,14 +28,15 @@ def is_stale(manifest: Path = MANIFEST) -> bool:
     return any(p.stat().st_mtime > built for p in _sources())
 
 
-def build_manifest(target_dir: Path = TARGET_DIR, project_dir: Path = PROJECT_DIR) -> Path:
-    """`dbt parse` of the project into `target_dir`; returns the manifest's path."""
+def build_manifest(target_dir: Path = TARGET_DIR, project_dir: Path = PROJECT_DIR, extra: list[str] | None = None
+                   ) -> Path:
+    """`dbt parse` of the project into `target_dir` (`extra`: more dbt arguments); returns the manifest's path."""
     from dbt.cli.main import dbtRunner
 
     target_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     res = dbtRunner().invoke(["parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-                              "--target-path", str(target_dir), "--quiet"])
+                              "--target-path", str(target_dir), "--quiet", *(extra or [])])
     manifest = target_dir / "manifest.json"
     if not res.success or not manifest.exists():
         raise LakeError(f"dbt parse of {project_dir} failed: {res.exception or 'see models/logs/dbt.log'}",
