@@ -21,6 +21,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from dashboards.cli import alerts, dashboards
+from expectations.cli import check, retention
 from exports.cli import campaign, export
 from lake.errors import LakeError
 from lake.ledgercli import ledgers
@@ -76,6 +77,7 @@ def main() -> None:
       lake status               what has landed, what was rejected, what is waiting
       lake retract BATCH --reason ...   take a landed batch out of the raw zone
       lake export --list        segments for coupon campaigns (see `lake export --help`)
+      lake check                every quality gate on the lake now (--docs: Data Docs)
       lake s3 up                run the lake on a local S3 server (see `lake s3 --help`)
       lake dashboards up        KPI and operations dashboards (see `lake dashboards --help`)
 
@@ -92,6 +94,8 @@ main.add_command(export)
 main.add_command(campaign)
 main.add_command(ledgers)
 main.add_command(schedule)
+main.add_command(check)
+main.add_command(retention)
 
 
 def _open(lake_uri: str | None, create: bool = False):

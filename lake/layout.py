@@ -203,3 +203,19 @@ def registered_campaign(campaign_id: str) -> str:
 
 def registered_assignments(campaign_id: str) -> str:
     return f"{EXPORT_REGISTRY}/campaign_assignments/{campaign_id}.parquet"
+
+# --- quality gates and retention (expectations/) ----------------------------------------------
+
+GATE_RESULTS = "quality/results"
+DATA_DOCS = "quality/data_docs"  # Great Expectations Data Docs (a local lake; on S3 they go to the state folder)
+RETENTION_LOG = "retention"
+
+
+def gate_results(gate: str, started: str, run_id: str) -> str:
+    """One gate run: `quality/results/gate=<gate>/date=<YYYY-MM-DD>/<run id>.parquet`, a row per expectation."""
+    return f"{GATE_RESULTS}/gate={gate}/date={started[:10]}/{run_id}.parquet"
+
+
+def retention_record(started: str, run_id: str) -> str:
+    """What one retention run found and deleted: `retention/date=<YYYY-MM-DD>/<run id>.parquet`."""
+    return f"{RETENTION_LOG}/date={started[:10]}/{run_id}.parquet"

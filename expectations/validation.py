@@ -1,0 +1,125 @@
+"""Great Expectations at run time: one context per process, a suite and a validation definition per batch.
+
+A batch is a pandas DataFrame (built from DuckDB/Arrow, Arrow-backed columns) or a Spark DataFrame; the
+same expectations run on either, through GX's pandas or Spark data source. Results are kept in the
+context's validation results store, from which `build_docs` renders Data Docs.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home (and there is no network)
+
+# How many offending values a result carries (messages show 5); counts are always complete.
+EXAMPLES = 5
+
+
+@dataclass
+class Batch:
+    """One table to validate: its data, the expectations compiled for it, and columns naming a row."""
+
+    name: str  # suite name, e.g. `group.purchases`
+    table: str  # what the message calls it, e.g. `group/purchases`
+    frame: Any  # pandas.DataFrame or pyspark.sql.DataFrame
+    expectations: list[Any]
+    index_columns: list[str] = field(default_factory=list)  # e.g. company, _batch_id: shown with offenders
+
+
+@dataclass
+class Outcome:
+    """The result of one expectation on one batch."""
+
+    batch: Batch
+    expectation: Any
+    success: bool
+    result: dict
+    error: str | None = None
+
+    @property
+    def meta(self) -> dict:
+        return self.expectation.meta or {}
+
+
+@cache
+def context() -> Any:
+    """The process's ephemeral GX context (nothing written but what we ask for), progress bars off."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        import expectations.custom  # noqa: F401  (registers the custom expectations and metrics)
+
+        ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+def _datasource(kind: str) -> Any:
+    ctx = context()
+    name = f"lake_{kind}"
+    try:
+        return ctx.data_sources.get(name)
+    except (KeyError, ValueError, LookupError):
+        pass
+    return ctx.data_sources.add_spark(name) if kind == "spark" else ctx.data_sources.add_pandas(name)
+
+
+def _is_spark(frame: Any) -> bool:
+    return type(frame).__module__.startswith("pyspark.")
+
+
+def validate(batch: Batch) -> list[Outcome]:
+    """Run the batch's expectations with GX; one outcome per expectation."""
+    import great_expectations as gx
+
+    ctx = context()
+    ds = _datasource("spark" if _is_spark(batch.frame) else "pandas")
+    if batch.name in ds.get_asset_names():
+        ds.delete_asset(batch.name)
+    definition = ds.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe("batch")
+    suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=batch.name, expectations=list(batch.expectations)))
+    vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=batch.name, data=definition,
+                                                                          suite=suite))
+    fmt: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
+    if batch.index_columns:
+        fmt["unexpected_index_column_names"] = batch.index_columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = vd.run(batch_parameters={"dataframe": batch.frame}, result_format=fmt)
+    by_id = {e.id: e for e in suite.expectations}
+    out = []
+    for r in res.results:
+        cfg = r.expectation_config
+        exp = by_id.get(cfg.id) or next(e for e in suite.expectations if e.configuration == cfg)
+        err = None
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            err = str(r.exception_info.get("exception_message"))[:300]
+        out.append(Outcome(batch, exp, bool(r.success) and err is None, dict(r.result or {}), err))
+    return out
+
+
+def build_docs(folder: Path) -> Path:
+    """Render Data Docs of every validation run in this process into `folder`; returns its index.html."""
+    import hashlib
+
+    ctx = context()
+    site = "lake_" + hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    sites = ctx.get_site_names()
+    if site not in sites:
+        ctx.add_data_docs_site(site_name=site, site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ctx.build_data_docs(site_names=[site])
+    return folder / "index.html"
