@@ -216,11 +216,14 @@ def mart_suite(rules: SharingRules, mart: str, declared: dict[str, Any], columns
         for c in counts:
             out.append(E.ExpectColumnValuesToBeBetween(column=c, min_value=k, meta=_meta(
                 rule, c, k=k, why=f"no published count of members below k={k} (null when suppressed)")))
-        small = OrCondition(conditions=[cond for c in counts for cond in (Column(c) < k, Column(c).is_null())])
+        depends = declared["k"].get("values") or {}
         for v in columns:
-            if v not in keep:
-                out.append(E.ExpectColumnValuesToBeNull(column=v, row_condition=small, meta=_meta(
-                    rule, v, k=k, why=f"values are null where a member count is below k={k}")))
+            if v in keep:
+                continue
+            on = list(depends.get(v, counts))  # the counts this value is computed from (default: all)
+            small = OrCondition(conditions=[cond for c in on for cond in (Column(c) < k, Column(c).is_null())])
+            out.append(E.ExpectColumnValuesToBeNull(column=v, row_condition=small, meta=_meta(
+                rule, v, k=k, why=f"values are null where {' or '.join(on)} is below k={k}")))
     return out
 
 

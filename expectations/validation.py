@@ -75,8 +75,12 @@ def _is_spark(frame: Any) -> bool:
     return type(frame).__module__.startswith("pyspark.")
 
 
-def validate(batch: Batch) -> list[Outcome]:
-    """Run the batch's expectations with GX; one outcome per expectation."""
+def validate(batch: Batch, summary: bool = True) -> list[Outcome]:
+    """Run the batch's expectations with GX; one outcome per expectation.
+
+    `summary=False` asks only pass or fail: on Spark, each expectation's sample of offending values costs a
+    job of its own (a full scan when there are none), so callers ask for them only where something failed.
+    """
     import great_expectations as gx
 
     ctx = context()
@@ -84,29 +88,37 @@ def validate(batch: Batch) -> list[Outcome]:
     if batch.name in ds.get_asset_names():
         ds.delete_asset(batch.name)
     definition = ds.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe("batch")
+    for i, e in enumerate(batch.expectations):  # results come back as configurations: find ours by position
+        e.meta = {**(e.meta or {}), "_i": i}
     suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=batch.name, expectations=list(batch.expectations)))
     vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=batch.name, data=definition,
                                                                           suite=suite))
-    fmt: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
-    if batch.index_columns:
+    fmt: dict[str, Any] = {"result_format": "SUMMARY" if summary else "BOOLEAN_ONLY",
+                           "partial_unexpected_count": EXAMPLES}
+    if batch.index_columns and summary:
         fmt["unexpected_index_column_names"] = batch.index_columns
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = vd.run(batch_parameters={"dataframe": batch.frame}, result_format=fmt)
-    by_id = {e.id: e for e in suite.expectations}
-    out = []
+    out: list[Outcome | None] = [None] * len(batch.expectations)
     for r in res.results:
-        cfg = r.expectation_config
-        exp = by_id.get(cfg.id) or next(e for e in suite.expectations if e.configuration == cfg)
+        i = int((r.expectation_config.meta or {})["_i"])
         err = None
         if r.exception_info and r.exception_info.get("raised_exception"):
             err = str(r.exception_info.get("exception_message"))[:300]
-        out.append(Outcome(batch, exp, bool(r.success) and err is None, dict(r.result or {}), err))
-    return out
+        out[i] = Outcome(batch, batch.expectations[i], bool(r.success) and err is None, dict(r.result or {}), err)
+    return [o for o in out if o is not None]
+
+
+SUMMARY_PAGE = "gates.html"
 
 
 def build_docs(folder: Path) -> Path:
-    """Render Data Docs of every validation run in this process into `folder`; returns its index.html."""
+    """Render Data Docs of every validation run in this process into `folder`; returns the summary page.
+
+    GX's own index.html lists validations with JavaScript from public CDNs, which a closed network cannot
+    load; `gates.html` lists the same validation pages (which render without scripts), failed first.
+    """
     import hashlib
 
     ctx = context()
@@ -122,4 +134,36 @@ def build_docs(folder: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ctx.build_data_docs(site_names=[site])
-    return folder / "index.html"
+    return _summary(folder)
+
+
+def _summary(folder: Path) -> Path:
+    import html
+    import re
+
+    rows = []
+    for page in sorted((folder / "validations").rglob("*.html"), reverse=True):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        m = re.search(r"Status:</span>.*?</i>\s*(\w+)", text, re.S)
+        status = m.group(1) if m else "?"
+        suite = re.search(r"Expectation Suite:</span>\s*<a[^>]*>([^<]+)</a>", text)
+        stats = re.findall(r"<td[^>]*>\s*(\d+)\s*</td>", text)[:3]
+        rows.append((status != "Failed", suite.group(1) if suite else page.stem, status,
+                     page.relative_to(folder).as_posix(), page.parent.name, stats))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    body = "\n".join(
+        f'<tr class="{"ok" if ok else "failed"}"><td>{html.escape(status)}</td>'
+        f'<td><a href="{html.escape(href)}">{html.escape(suite)}</a></td><td>{html.escape(run)}</td>'
+        f'<td>{" / ".join(stats)}</td></tr>' for ok, suite, status, href, run, stats in rows)
+    page = folder / SUMMARY_PAGE
+    page.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Quality gates: Data Docs</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}
+tr.failed td:first-child{{color:#b00;font-weight:bold}}tr.ok td:first-child{{color:#070}}</style></head><body>
+<h1>Quality gates: validation results</h1>
+<p>One row per table validated (failed first). Each link opens the Great Expectations page of that validation:
+every expectation, its rule (meta), and the offending values of those that failed. GX's own
+<a href="index.html">index</a> needs scripts from the internet to list them.</p>
+<table><tr><th>status</th><th>suite (zone.table)</th><th>run</th><th>expectations / met / failed</th></tr>
+{body}
+</table></body></html>""", encoding="utf-8")
+    return page

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from expectations import pii
+from expectations import gates, pii
 from expectations.rules import SharingRules, load_rules
 from ingestion import manifest as manifests
 from ingestion.contracts import Contract, find_contract, load_contracts
@@ -677,6 +677,10 @@ class Ingestion:
         self.run_id, self.progress = run_id, progress
         self.lock: locks.StageLock | None = None
         self._duck: Duck | None = None
+        # staged batches waiting for the landing -> raw gate: (what the gate reads, publish, refuse)
+        self.held: list[tuple[gates.StagedBatch, Callable[[], manifests.ManifestRow],
+                              Callable[[str], manifests.ManifestRow]]] = []
+        self.pending: dict[tuple[str, str, str], str] = {}  # (company, feed, sha256) -> source, held this run
 
     @property
     def duck(self) -> Duck:
@@ -812,6 +816,9 @@ class Ingestion:
                 sink: QuarantineSink, key: str, out: Outcome, started: dt.datetime) -> manifests.ManifestRow:
         batch_id = ws.batch_id
         same = self.history.live_with_sha(f.company, f.feed, out.sha)
+        held = self.pending.get((f.company, f.feed, out.sha))
+        if same is None and held is not None:  # the same bytes as a file staged earlier in this run
+            same = manifests.BatchState(manifests.ManifestRow("", f.company, f.feed, held, out.sha), "live")
         if same is not None and same.source != f.source:  # the same bytes under another name
             sink.abort()
             ws.discard()
@@ -844,27 +851,61 @@ class Ingestion:
         row.replaces = live.batch_id if live else None
         if not row.reconciles():  # a bug, never a data problem: refuse to commit it
             raise AssertionError(f"manifest for {f.source} does not reconcile: {row}")
-        # (the landing -> raw quality gate belongs here: the staged rows are final, nothing is published yet)
         moves = ws.stage(key, parts, has_quarantine)
-        row.finished_at = dt.datetime.now(dt.UTC)
-        records = [row.record()]
-        deletes = []
-        if live is not None:
-            records.append({"event": "replaced", "event_id": f"replaced:{live.batch_id}", "batch_id": live.batch_id,
-                            "company": live.company, "feed": live.feed, "source": live.source,
-                            "replaced_by": batch_id, "rows_removed": live.rows_landed, "partitions": live.partitions,
-                            "at": row.finished_at.isoformat(), "by": who(),
-                            "why": f"re-delivered under the same name with new bytes (sha256 {out.sha[:12]}...)"})
-            deletes = [(layout.raw(live.company), p) for p in live.raw_files()]
-        if out.drift:
-            records.append({"event": "drift", "event_id": f"drift:{batch_id}", "batch_id": batch_id,
-                            "company": f.company, "feed": f.feed, "source": f.source, "columns": out.drift,
-                            "policy": contract.extra_columns, "at": row.finished_at.isoformat()})
-        if self.lock is not None:
-            self.lock.check()
-        _commit(self.lake, self.history, {"batch_id": batch_id, "moves": moves, "records": records,
-                                          "deletes": deletes})
+        generation = len(self.history.for_source(f.company, f.feed, f.source))
+
+        def publish() -> manifests.ManifestRow:
+            row.finished_at = dt.datetime.now(dt.UTC)
+            records = [row.record()]
+            deletes = []
+            if live is not None:
+                records.append({"event": "replaced", "event_id": f"replaced:{live.batch_id}",
+                                "batch_id": live.batch_id, "company": live.company, "feed": live.feed,
+                                "source": live.source, "replaced_by": batch_id, "rows_removed": live.rows_landed,
+                                "partitions": live.partitions, "at": row.finished_at.isoformat(), "by": who(),
+                                "why": f"re-delivered under the same name with new bytes (sha256 {out.sha[:12]}...)"})
+                deletes = [(layout.raw(live.company), p) for p in live.raw_files()]
+            if out.drift:
+                records.append({"event": "drift", "event_id": f"drift:{batch_id}", "batch_id": batch_id,
+                                "company": f.company, "feed": f.feed, "source": f.source, "columns": out.drift,
+                                "policy": contract.extra_columns, "at": row.finished_at.isoformat()})
+            if self.lock is not None:
+                self.lock.check()
+            _commit(self.lake, self.history, {"batch_id": batch_id, "moves": moves, "records": records,
+                                              "deletes": deletes})
+            return row
+
+        def refuse(why: str) -> manifests.ManifestRow:
+            """The gate refused the staged rows: none is published, the file is quarantined whole."""
+            for zone, staged, _ in moves:
+                self.lake.delete(zone, staged)
+            return self._reject(f, f.feed, out.sha, generation, "gate_failed", why, contract=contract,
+                                started=started)
+
+        # the landing -> raw quality gate reads the staged rows of the whole run before any is published
+        day = _future_limit(contract, f.name, started)[1]
+        staged_raw = [src for zone, src, _ in moves if zone == ws.raw_zone]
+        self.held.append((gates.StagedBatch(f.company, f.feed, batch_id, contract, staged_raw, row.rows_read, day),
+                          publish, refuse))
+        self.pending[(f.company, f.feed, out.sha)] = f.source
         return row
+
+    def release(self, summary: RunSummary) -> None:
+        """The landing -> raw gate on every batch this run staged; then each is published, or rejected whole
+        (`gate_failed`, the file kept in quarantine) when the gate names it."""
+        if not self.held:
+            return
+        report = gates.check_landing(self.lake, [staged for staged, _, _ in self.held])
+        gates.record(self.lake, report)
+        for staged, publish, refuse in self.held:
+            if staged.batch_id not in report.blocked:
+                publish()
+                continue
+            refused = refuse(report.message())
+            summary.rows = [refused if r.batch_id == staged.batch_id else r for r in summary.rows]
+            summary.replaced = [p for p in summary.replaced if p[1] != staged.batch_id]
+        self.held.clear()
+        self.pending.clear()
 
 
 def _name_sha(f: LandedFile) -> str:
@@ -905,6 +946,7 @@ def ingest(
         work.lock = held
         try:
             _each_file(work, files, summary, history)
+            work.release(summary)
         finally:
             work.close()
         manifests.write_table(lake, history)  # the batch states as Parquet, for the dashboards' SQL

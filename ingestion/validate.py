@@ -48,6 +48,7 @@ FILE_REASONS = (
     "no_contract",
     "unexpected_location",
     "hidden_file",
+    "gate_failed",  # the landing -> raw quality gate refused the file's rows (expectations/gates.py)
 )
 REDACTION_REASON = "pii_in_free_text"
 RECORD_CHARS = 2000  # characters of a rejected record kept in quarantine

@@ -2,7 +2,8 @@
 
 The target follows the lake: `local` reads the group zone folder, `s3` reads it through httpfs (installed
 offline from the duckdb-extension-httpfs wheel). Marts are built into `<lake>/marts/marts.duckdb` locally (on
-S3 into a DuckDB file in the state folder) and exported as Parquet to the marts zone. The minimum cell size
+S3 into a DuckDB file in the state folder) and exported as Parquet to the marts zone, both through staging:
+nothing is published unless the build, its tests and the group -> marts quality gate pass. The minimum cell size
 k comes from expectations/sharing_rules.yml, passed to dbt as the var `min_cell_k`; campaigns registered by segment
 exports are read from the ops zone (the var `exports_registry_uri`).
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from lake import layout, runlog
 from lake.config import REPO_ROOT, state_dir
 from lake.duck import extension_file, httpfs_extension_file
 from lake.errors import LakeError
-from lake.layout import GROUP, MARTS, OPS, OPS_TABLES
+from lake.layout import GROUP, MARTS, OPS, OPS_TABLES, STAGING
 from lake.storage import Lake
 
 PROJECT_DIR = REPO_ROOT / "models"
@@ -69,14 +72,14 @@ def dbt_vars(lake: Lake, extra: dict | None = None) -> dict:
     return out
 
 
-def dbt_env(lake: Lake) -> dict[str, str]:
-    """Environment the profile (models/profiles.yml) reads."""
+def dbt_env(lake: Lake, db: Path | None = None) -> dict[str, str]:
+    """Environment the profile (models/profiles.yml) reads; `db`: build into this DuckDB file instead."""
     env = {
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "LAKE_DBT_TARGET": "s3" if lake.is_s3 else "local",
         "LAKE_GROUP_URI": lake.uri(GROUP),
-        "LAKE_MARTS_DB": str(marts_db_path(lake)),
+        "LAKE_MARTS_DB": str(db or marts_db_path(lake)),
     }
     if lake.is_s3:
         s3 = lake.cfg.s3
@@ -119,22 +122,30 @@ def _check_group_zone(lake: Lake) -> None:
         )
 
 
-def _invoke(lake: Lake, args: list[str]) -> tuple[object, float]:
+def _invoke(lake: Lake, args: list[str], db: Path | None = None) -> tuple[object, float]:
     from dbt.cli.main import dbtRunner
 
-    marts_db_path(lake).parent.mkdir(parents=True, exist_ok=True)
+    (db or marts_db_path(lake)).parent.mkdir(parents=True, exist_ok=True)
     common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet"]
     start = time.perf_counter()
-    with _environment(dbt_env(lake)):
+    with _environment(dbt_env(lake, db)):
         res = dbtRunner().invoke([*args, *common])
     return res, time.perf_counter() - start
 
 
-def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = None) -> BuildResult:
+def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = None,
+              gate: bool = True) -> BuildResult:
     """`dbt build` (models, data tests, unit tests) of the marts; `select` is a dbt selector. Recorded in the run
-    log (stage `build`)."""
+    log (stage `build`).
+
+    dbt builds into a staging DuckDB file and exports to a staging folder of the marts zone; the marts are
+    published (the Parquet files moved into place, the DuckDB file swapped in, then the analyst database) only
+    when the build and its tests pass and the group -> marts quality gate passes
+    (`expectations.gates.check_marts`). Otherwise the last published marts stay as they were; a gate failure
+    raises `GateFailed`.
+    """
     with runlog.recorded(lake, "build") as run:
-        result = _build(lake, select, extra_vars)
+        result = _build(lake, select, extra_vars, gate)
         run.rows_out = result.counts.get("success", 0)  # models built
         run.rows_rejected = len(result.failures)
         run.detail = {"counts": result.counts, "select": select}
@@ -144,13 +155,61 @@ def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = N
     return result
 
 
-def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResult:
+def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) -> BuildResult:
     _check_group_zone(lake)
     lake.ensure_zones([MARTS])
-    args = ["build", "--vars", json.dumps(dbt_vars(lake, extra_vars))]
-    if select:
-        args += ["--select", select]
-    res, seconds = _invoke(lake, args)
+    published = marts_db_path(lake)
+    run_id = uuid.uuid4().hex[:12]
+    staged_db = published.with_name(f".staging-{run_id}-{MARTS_DB}")
+    staging = f"{STAGING}/{run_id}"
+    if select and published.exists():  # a partial build needs the other marts it reads: start from a copy
+        shutil.copyfile(published, staged_db)
+    if not lake.is_s3:
+        lake.fs.create_dir(lake.path(MARTS, staging))  # DuckDB's COPY does not make folders
+    try:
+        args = ["build", "--vars", json.dumps(dbt_vars(lake, {"marts_uri": lake.uri(MARTS, staging),
+                                                              **(extra_vars or {})}))]
+        if select:
+            args += ["--select", select]
+        res, seconds = _invoke(lake, args, staged_db)
+        result = _result(res, seconds, lake, select)
+        if result.success:
+            _checkpoint(staged_db)
+        if result.success and gate:
+            from expectations import gates
+
+            report = gates.check_marts(str(staged_db))
+            gates.record(lake, report)
+            report.raise_for_failures()
+        if result.success:
+            _publish_staged(lake, staging, staged_db, published)
+            result.published, result.publish_seconds = _publish(lake)
+        return result
+    finally:
+        staged_db.unlink(missing_ok=True)
+        Path(str(staged_db) + ".wal").unlink(missing_ok=True)
+        lake.delete_dir(MARTS, staging)
+
+
+def _checkpoint(db: Path) -> None:
+    """Fold the write-ahead log into the file before it moves (dbt may still hold its connection open)."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def _publish_staged(lake: Lake, staging: str, staged_db: Path, published: Path) -> None:
+    """Move the staged marts into place: each Parquet file by rename (atomic locally), then the DuckDB file."""
+    for rel in lake.list_files(MARTS, staging):
+        lake.move(MARTS, rel, MARTS, rel[len(staging) + 1:])
+    os.replace(staged_db, published)
+
+
+def _result(res: object, seconds: float, lake: Lake, select: str | None = None) -> BuildResult:
     counts: dict[str, int] = {}
     failures: list[str] = []
     for r in getattr(res, "result", None) or []:
@@ -163,7 +222,6 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResu
         failures.append(str(exc))
     if select and not counts and not failures:  # dbt says "nothing to do" and success: not what was asked
         failures.append(f"--select {select!r} matches no model or test; `dbt ls` in models/ lists the nodes")
-    published, publish_seconds = _publish(lake)
     return BuildResult(
         success=bool(getattr(res, "success", False)) and not failures,
         seconds=seconds,
@@ -171,8 +229,6 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None) -> BuildResu
         failures=failures,
         marts_db=str(marts_db_path(lake)),
         marts_uri=lake.uri(MARTS),
-        published=published,
-        publish_seconds=publish_seconds,
     )
 
 

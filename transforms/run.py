@@ -33,6 +33,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
+from expectations import gates
 from expectations.rules import SharingRules, load_rules
 from lake import layout, locks, runlog
 from lake.errors import LakeError
@@ -552,7 +553,13 @@ def _run(lake: Lake, dates: list[str] | None, master: str | None, progress: Prog
                             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
                             "this is a transform bug or a raw zone changed during the run; the group zone is "
                             "as before and the next run redoes the same work")
-        # raw -> group quality gate (expectations/) runs here, on the staged tables, before publishing.
+        # the raw -> group quality gate on the staged tables: a failure publishes and records nothing
+        say("checking the raw -> group gate")
+        staged = [t for t in sorted(job.staged)
+                  if job.lake.list_files(layout.GROUP, layout.group_staging(job.run_id, t))]
+        report = gates.check_group_staged(job.lake, job.run_id, staged, rules)
+        gates.record(lake, report)
+        report.raise_for_failures()
         say("publishing")
         held.check()  # an S3 lease taken over while this run stalled: publish nothing
         job.publish()

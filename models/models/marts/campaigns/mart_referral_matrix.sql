@@ -22,13 +22,11 @@ final as (
         target_company,
         campaigns,
         least(treatment_members, control_members) < {{ var('min_cell_k') }} as is_suppressed,
-        treatment_members,
-        control_members,
-        {{ k_suppress('treatment_converted / nullif(treatment_members, 0)',
-            'least(treatment_members, control_members)') }}
+        {{ k_suppress('treatment_members', 'treatment_members') }} as treatment_members,
+        {{ k_suppress('control_members', 'control_members') }} as control_members,
+        {{ k_suppress('treatment_converted / nullif(treatment_members, 0)', 'least(treatment_members, control_members)') }}
             as treatment_rate,
-        {{ k_suppress('control_converted / nullif(control_members, 0)',
-            'least(treatment_members, control_members)') }}
+        {{ k_suppress('control_converted / nullif(control_members, 0)', 'least(treatment_members, control_members)') }}
             as control_rate,
         {{ k_suppress(
             'treatment_converted / nullif(treatment_members, 0) - control_converted / nullif(control_members, 0)',

@@ -58,8 +58,9 @@ final as (
         segment_type,
         segment,
         members < {{ var('min_cell_k') }} as is_suppressed,
-        members,
-        members_unscorable,
+        {{ k_suppress('members', 'members') }} as members,
+        case when members >= {{ var('min_cell_k') }} then {{ k_suppress('members_unscorable', 'members_unscorable') }} end
+            as members_unscorable,
         {{ k_suppress('predicted_mean', 'members') }} as predicted_mean,
         {{ k_suppress('actual_mean', 'members') }} as actual_mean,
         {{ k_suppress('predicted_mean / nullif(actual_mean, 0)', 'members') }} as predicted_to_actual,

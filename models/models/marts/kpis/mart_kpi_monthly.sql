@@ -53,16 +53,24 @@ coupon_targets as (
 final as (
     select
         activity.month,
-        activity.active_members,
-        activity.cross_brand_members,
-        activity.cross_brand_members / activity.active_members as cross_brand_share,
-        activity.spend_yen::bigint as spend_yen,
-        activity.spend_yen / activity.active_members as spend_per_member_yen,
-        activity.visits / activity.active_members as visits_per_member,
-        coalesce(purchase_months.coupon_redeemers, 0) as coupon_redeemers,
-        coalesce(coupon_targets.coupon_members, 0) as coupon_members,
-        purchase_months.coupon_redeemers / nullif(coupon_targets.coupon_members, 0) as coupon_redemption_rate,
-        purchase_months.member_purchases / nullif(purchase_months.purchases, 0) as gid_link_rate,
+        -- member counts below k (sharing rules) are not published, nor what is computed from them
+        {{ k_suppress('activity.active_members', 'activity.active_members') }} as active_members,
+        {{ k_suppress('activity.cross_brand_members', 'activity.cross_brand_members') }} as cross_brand_members,
+        {{ k_suppress('activity.cross_brand_members / activity.active_members',
+            'least(activity.active_members, activity.cross_brand_members)') }} as cross_brand_share,
+        {{ k_suppress('activity.spend_yen::bigint', 'activity.active_members') }} as spend_yen,
+        {{ k_suppress('activity.spend_yen / activity.active_members', 'activity.active_members') }}
+            as spend_per_member_yen,
+        {{ k_suppress('activity.visits / activity.active_members', 'activity.active_members') }} as visits_per_member,
+        {{ k_suppress('coalesce(purchase_months.coupon_redeemers, 0)', 'coalesce(purchase_months.coupon_redeemers, 0)') }}
+            as coupon_redeemers,
+        {{ k_suppress('coalesce(coupon_targets.coupon_members, 0)', 'coalesce(coupon_targets.coupon_members, 0)') }}
+            as coupon_members,
+        {{ k_suppress('purchase_months.coupon_redeemers / nullif(coupon_targets.coupon_members, 0)',
+            'least(coalesce(purchase_months.coupon_redeemers, 0), coalesce(coupon_targets.coupon_members, 0))') }}
+            as coupon_redemption_rate,
+        {{ k_suppress('purchase_months.member_purchases / nullif(purchase_months.purchases, 0)',
+            'activity.active_members') }} as gid_link_rate,
     from activity
     left join purchase_months on activity.month = purchase_months.month
     left join coupon_targets on activity.month = coupon_targets.month

@@ -63,7 +63,7 @@ final as (
     select
         metric,
         count(*) < {{ var('min_cell_k') }} as is_suppressed,
-        count(*) as members,
+        {{ k_suppress('count(*)', 'count(*)') }} as members,
         {{ k_suppress('avg(before_value)', 'count(*)') }} as before_mean,
         {{ k_suppress('avg(after_value)', 'count(*)') }} as after_mean,
         {{ k_suppress('avg(after_value - before_value)', 'count(*)') }} as difference,

@@ -37,8 +37,8 @@ descriptive as (
     select
         metric,
         least(programme_members, emoney_only_members) < {{ var('min_cell_k') }} as is_suppressed,
-        programme_members,
-        emoney_only_members,
+        {{ k_suppress('programme_members', 'programme_members') }} as programme_members,
+        {{ k_suppress('emoney_only_members', 'emoney_only_members') }} as emoney_only_members,
         {{ k_suppress('programme_mean', 'least(programme_members, emoney_only_members)') }} as programme_mean,
         {{ k_suppress('emoney_only_mean', 'least(programme_members, emoney_only_members)') }} as emoney_only_mean,
         {{ k_suppress('programme_mean - emoney_only_mean', 'least(programme_members, emoney_only_members)') }}

@@ -38,7 +38,7 @@ final as (
         month,
         cohort,
         count(*) < {{ var('min_cell_k') }} as is_suppressed,
-        count(*) as members,
+        {{ k_suppress('count(*)', 'count(*)') }} as members,
         {{ k_suppress('avg(spend_yen)', 'count(*)') }} as spend_yen_per_member,
         {{ k_suppress('avg(visits)', 'count(*)') }} as visits_per_member,
     from spend
