@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from expectations import pii
-from lake.config import SHARING_RULES
+from lake.config import sharing_rules_path
 from lake.errors import LakeError
 
 
@@ -54,8 +54,13 @@ class SharingRules:
         return pii.redact(text, self.free_text_patterns)
 
 
+def load_rules(path: Path | None = None) -> SharingRules:
+    """The sharing rules of `path`, by default the file in force (`lake.config.sharing_rules_path`)."""
+    return _load(Path(path) if path else sharing_rules_path())
+
+
 @cache
-def load_rules(path: Path = SHARING_RULES) -> SharingRules:
+def _load(path: Path) -> SharingRules:
     """Parse the rules file; a malformed file names itself and the missing section."""
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))

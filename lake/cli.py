@@ -502,11 +502,34 @@ def demo(lake_uri: str | None, members: int, days: int, seed: int, bad_rate: flo
     result = run_build_step(lake)
     if not result.success:
         raise LakeError("dbt build failed: " + "; ".join(result.failures[:5]), "see the failures above")
+    out.print(gates_summary(lake, dt.datetime.fromtimestamp(t0, dt.UTC)))
     from lake.analyst import headline
 
     out.print(headline(lake))
     out.print(f"[bold green]demo finished[/] in {time.time() - t0:.0f}s; "
               "try `lake sql`, `lake status`, `lake dashboards up` or the notebooks in notebooks/")
+
+
+def gates_summary(lake, since: dt.datetime) -> str:
+    """The demo's account of the quality gates: the hand-overs' runs since `since`, then freshness, volume,
+    retention on the lake as it now is."""
+    from expectations.cli import run_checks
+    from lake import runlog
+
+    runs = [r for r in runlog.read_all(lake, "check").to_pylist() if r["started_at"] >= since]
+    last: dict[str, list] = {}
+    for r in runs:
+        last.setdefault(r["feed"], []).append(r)
+    parts = []
+    for gate in ("landing_to_raw", "raw_to_group", "group_to_marts"):
+        rs = last.get(gate, [])
+        if rs:
+            failed = sum(r["rows_rejected"] for r in rs)
+            parts.append(f"{gate} {sum(r['rows_in'] for r in rs)} checks"
+                         f"{f', {failed} FAILED' if failed else ' passed'} ({sum(r['seconds'] for r in rs):.1f}s)")
+    for report in run_checks(lake, ("freshness", "volume", "retention")):
+        parts.append(f"{report.gate} {'passed' if report.ok else 'FAILED'}")
+    return "Quality gates: " + "; ".join(parts)
 
 
 def _progress(bytes_: bool = False) -> Progress:

@@ -13,6 +13,11 @@ from pathlib import Path
 DEFAULT_LAKE = ".lake"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARING_RULES = REPO_ROOT / "expectations" / "sharing_rules.yml"
+
+
+def sharing_rules_path() -> Path:
+    """The sharing rules in force: `LAKE_SHARING_RULES` (a steward trying a change), else the repository's."""
+    return Path(os.environ.get("LAKE_SHARING_RULES") or SHARING_RULES)
 CONTRACTS_DIR = REPO_ROOT / "ingestion" / "contracts"
 
 

@@ -230,3 +230,18 @@ def test_backtest_at_an_earlier_as_of_date_equals_a_lake_that_stops_then(tmp_pat
     # and the backtest really is earlier: nothing after the as-of date in the member view
     last = connect(full).execute("select max(last_purchase_date) from dim_members").fetchone()[0]
     assert last == AS_OF, last
+
+
+def test_marts_the_gate_refuses_stay_unpublished(built: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt suppressing at k=10 while the rules file says k=500: the group -> marts gate refuses the new marts."""
+    from expectations.gates import GateFailed
+    from tests.unit.gates_fixture import rules_copy
+
+    monkeypatch.setenv("LAKE_SHARING_RULES", str(rules_copy(tmp_path, ("aggregate_cell_k: 10",
+                                                                       "aggregate_cell_k: 500")).path))
+    mart = Path(built.path("marts", "mart_cross_brand_matrix.parquet"))
+    before = mart.read_bytes()
+    with pytest.raises(GateFailed, match=r"rule minimum_cohort\.aggregate_cell_k.*marts/mart_cross_brand_matrix"):
+        run_build(built, select="mart_cross_brand_matrix", extra_vars={"min_cell_k": 10})
+    assert mart.read_bytes() == before  # the last published mart stands
+    assert not [f for f in built.list_files("marts") if "_staging" in f]
