@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-BENCHES = ["bench_ingest", "bench_s3", "bench_conform", "bench_dbt", "bench_analyst", "bench_export"]
+BENCHES = ["bench_ingest", "bench_s3", "bench_conform", "bench_dbt", "bench_gates", "bench_analyst", "bench_export"]
 
 
 def main(argv: list[str]) -> None:

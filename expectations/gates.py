@@ -191,18 +191,18 @@ def run(gate: str, batches: Iterable[Batch], rules: SharingRules) -> GateReport:
     report = GateReport(gate)
     by_name: dict[str, list[list[Finding]]] = {}
     for b in batches:
-        if _is_spark(b.frame):  # pass/fail first; the offending rows only of what failed (see validate)
-            first = validate(b, summary=False)
-            failing = [i for i, o in enumerate(first) if not o.success]
-            again = validate(replace(b, expectations=[b.expectations[i] for i in failing])) if failing else []
-            redo = dict(zip(failing, again, strict=True))
-            outcomes = [redo.get(i, o) for i, o in enumerate(first)]
-            for o in outcomes:
-                if o.success and "unexpected_count" not in o.result and o.expectation.expectation_type.startswith(
-                        "expect_column_values"):
-                    o.result["unexpected_count"] = 0
-        else:
-            outcomes = validate(b)
+        # Pass or fail first; counts and offending values only of what failed: GX computes each of those
+        # metrics with another pass over the batch (on Spark, another job), which would double the cost.
+        first = validate(b, summary=False)
+        failing = [i for i, o in enumerate(first) if not o.success]
+        again = validate(replace(b, expectations=[b.expectations[i] for i in failing])) if failing else []
+        redo = dict(zip(failing, again, strict=True))
+        outcomes = [redo.get(i, o) for i, o in enumerate(first)]
+        rows = None if _is_spark(b.frame) else len(b.frame)
+        for o in outcomes:
+            if o.success and "unexpected_count" not in o.result and o.expectation.expectation_type.startswith(
+                    "expect_column_values"):
+                o.result.update({"unexpected_count": 0, "element_count": rows})
         by_name.setdefault(b.name, []).append(findings(gate, outcomes, rules))
     for chunks in by_name.values():
         report.findings += _merge(chunks)

@@ -7,6 +7,7 @@ context's validation results store, from which `build_docs` renders Data Docs.
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -90,7 +91,9 @@ def validate(batch: Batch, summary: bool = True) -> list[Outcome]:
     definition = ds.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe("batch")
     for i, e in enumerate(batch.expectations):  # results come back as configurations: find ours by position
         e.meta = {**(e.meta or {}), "_i": i}
-    suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=batch.name, expectations=list(batch.expectations)))
+    # copies: an expectation may run in several suites (chunks of a table, a second pass over what failed)
+    suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=batch.name,
+                                                         expectations=[copy.copy(e) for e in batch.expectations]))
     vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=batch.name, data=definition,
                                                                           suite=suite))
     fmt: dict[str, Any] = {"result_format": "SUMMARY" if summary else "BOOLEAN_ONLY",
