@@ -160,8 +160,10 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) 
     lake.ensure_zones([MARTS])
     published = marts_db_path(lake)
     run_id = uuid.uuid4().hex[:12]
-    staged_db = published.with_name(f".staging-{run_id}-{MARTS_DB}")
-    staging = f"{STAGING}/{run_id}"
+    # Same file name as the published one: DuckDB names the catalog after the file, and dbt's views refer to it.
+    staged_db = published.parent / STAGING / run_id / MARTS_DB
+    staged_db.parent.mkdir(parents=True, exist_ok=True)
+    staging = f"{STAGING}/{run_id}/export"
     if select and published.exists():  # a partial build needs the other marts it reads: start from a copy
         shutil.copyfile(published, staged_db)
     if not lake.is_s3:
@@ -186,9 +188,8 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) 
             result.published, result.publish_seconds = _publish(lake)
         return result
     finally:
-        staged_db.unlink(missing_ok=True)
-        Path(str(staged_db) + ".wal").unlink(missing_ok=True)
-        lake.delete_dir(MARTS, staging)
+        shutil.rmtree(staged_db.parent, ignore_errors=True)
+        lake.delete_dir(MARTS, f"{STAGING}/{run_id}")
 
 
 def _checkpoint(db: Path) -> None:
