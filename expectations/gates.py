@@ -193,9 +193,13 @@ def run(gate: str, batches: Iterable[Batch], rules: SharingRules) -> GateReport:
     for b in batches:
         # Pass or fail first; counts and offending values only of what failed: GX computes each of those
         # metrics with another pass over the batch (on Spark, another job), which would double the cost.
-        first = validate(b, summary=False)
-        failing = [i for i, o in enumerate(first) if not o.success]
-        again = validate(replace(b, expectations=[b.expectations[i] for i in failing])) if failing else []
+        try:
+            first = validate(b, summary=False)
+            failing = [i for i, o in enumerate(first) if not o.success]
+            again = validate(replace(b, expectations=[b.expectations[i] for i in failing])) if failing else []
+        finally:
+            if _is_spark(b.frame):  # GX's Spark data source persists each batch and never releases it
+                b.frame.unpersist()
         redo = dict(zip(failing, again, strict=True))
         outcomes = [redo.get(i, o) for i, o in enumerate(first)]
         rows = None if _is_spark(b.frame) else len(b.frame)

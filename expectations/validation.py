@@ -54,9 +54,14 @@ def context() -> Any:
         warnings.simplefilter("ignore")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
         import expectations.custom  # noqa: F401  (registers the custom expectations and metrics)
 
+        # GX fingerprints every pandas batch under 1 GB (`hash_pandas_object`, a Python-level walk over
+        # Arrow-backed columns) only to put the hash in the result's batch markers. On the gates' batches that
+        # was about 70% of the whole validation (bench/bench_gates.py); a threshold of 0 skips it.
+        pandas_execution_engine.HASH_THRESHOLD = 0
         ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return ctx
