@@ -57,7 +57,10 @@ def test_data_docs_open_in_chromium_and_show_the_failure(checked, tmp_path: Path
     lake, proc = checked
     index = Path(lake.path("ops", "quality/data_docs/gates.html"))
     assert index.exists() and str(index) in proc.stdout
-    page = next(p for p in (index.parent / "validations").rglob("*.html") if "group.campaigns" in str(p))
+    # two validations of group.campaigns: the pass/fail run, then the one fetching counts and offending values of
+    # what failed; the summary links the newest (run folders are UTC times)
+    page = max((p for p in (index.parent / "validations").rglob("*.html") if "group.campaigns" in str(p)),
+               key=lambda p: p.parent.name)
     opts = webdriver.ChromeOptions()
     for flag in [*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chrome'}"]:
         opts.add_argument(flag)
