@@ -298,3 +298,30 @@ def test_results_are_recorded_one_row_per_expectation(lake: Lake) -> None:
 
     (run,) = runlog.read_all(lake, "check").to_pylist()
     assert run["feed"] == "raw_to_group" and run["status"] == "ok"
+
+
+# --- the raw -> group gate inside a transform run: on what the run staged ------------------------
+
+def _stage_group(lake: Lake, run_id: str) -> list[str]:
+    """Move the fixture's group tables to where a transform run stages them (`group/_staging/<run>/`)."""
+    tables = sorted({f.split("/")[0] for f in lake.list_files(layout.GROUP) if not f.startswith("_")})
+    for f in [f for f in lake.list_files(layout.GROUP) if not f.startswith("_")]:
+        lake.move(layout.GROUP, f, layout.GROUP, layout.group_staging(run_id, f))
+    return tables
+
+
+def test_staged_tables_are_gated_before_publishing(lake: Lake) -> None:
+    fx.group_zone(lake)
+    tables = _stage_group(lake, "run1")
+    assert gates.check_group_staged(lake, "run1", tables).ok
+    fx.group_zone(lake)
+    fx.write_table(lake, "campaigns", [
+        {"campaign_id": "CP2", "company": "cvs", "target_company": "diner",
+         "description": "問合せ ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "starts_on": fx.DAY, "ends_on": fx.DAY}])
+    _stage_group(lake, "run2")
+    report = gates.check_group_staged(lake, "run2", tables)
+    hit = failed(report)[("pii.value_patterns", "description")]
+    assert (hit.table, hit.rows_failed) == ("group/campaigns", 1)
+    assert report.blocked == ["group/campaigns"]
+    with pytest.raises(gates.GateFailed, match="description"):
+        report.raise_for_failures()
