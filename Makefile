@@ -87,9 +87,13 @@ dbt-ci: $(STAMP)
 demo: $(STAMP) dashboards
 	$(BIN)/lake demo
 
-test: $(STAMP) jars dashboards browser cdk
+# ruff and sqlfluff, the whole suite, then dbt's CI job (sample build and tests; slim CI: what this commit changed)
+test: $(STAMP) jars dashboards browser cdk $(SQLFLUFF_STAMP)
 	$(BIN)/ruff check .
+	$(MAKE) dbt-lint
 	$(BIN)/pytest
+	$(BIN)/python -m orchestration.dbt_ci build
+	DBT_BASE_REF=HEAD~1 $(BIN)/python -m orchestration.dbt_ci slim  # the models this commit changed
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not integration"

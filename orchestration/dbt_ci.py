@@ -96,6 +96,10 @@ def run_slim(state: Path | None) -> int:
         state = Path(os.environ["DBT_STATE"]) if os.environ.get("DBT_STATE") else None
     if state is None or not (state / "manifest.json").exists():
         ref = os.environ.get("DBT_BASE_REF", "main")
+        if subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                          capture_output=True, check=False).returncode != 0:
+            print(f"{ref} is not a commit here (a shallow clone?): comparing with HEAD")
+            ref = "HEAD"
         state = WORK / "base-state"
         print(f"no recorded manifest: parsing models/ at {ref} into {state}")
         base_manifest(ref, state, sample_lake())

@@ -70,7 +70,8 @@ density as (
 home as (
     select * from density
     qualify row_number() over (
-        partition by gid, period order by near_visits desc, visit_days desc, last_visit_date desc, company, store_id
+        partition by gid, period
+        order by near_visits desc, visit_days desc, last_visit_date desc, company asc, store_id asc
     ) = 1
 ),
 

@@ -40,8 +40,9 @@ density as (
         any_value(a.prefecture) as prefecture,
     from member_stores as a
     inner join member_stores as b
-        on a.gid = b.gid
-        and {{ haversine_km('a.lat', 'a.lon', 'b.lat', 'b.lon') }} <= {{ var('move_radius_km') }}
+        on
+            a.gid = b.gid
+            and {{ haversine_km('a.lat', 'a.lon', 'b.lat', 'b.lon') }} <= {{ var('move_radius_km') }}
     group by a.gid, a.company, a.store_id
     having sum(b.visits) >= {{ var('move_min_visit_days') }}
 ),
@@ -97,22 +98,26 @@ splits as (
         sum(n_near) over after as post_near,
     from centre_days
     window
-        before as (partition by gid, company, store_id order by purchase_date
-                   rows between unbounded preceding and 1 preceding),
-        after as (partition by gid, company, store_id order by purchase_date
-                  rows between current row and unbounded following)
+        before as (
+            partition by gid, company, store_id order by purchase_date
+            rows between unbounded preceding and 1 preceding
+        ),
+        after as (
+            partition by gid, company, store_id order by purchase_date
+            rows between current row and unbounded following
+        )
 ),
 
 old_home as (
     select * from splits
     where pre_n > 0
-    qualify row_number() over (partition by gid, split_on order by pre_near desc, company, store_id) = 1
+    qualify row_number() over (partition by gid, split_on order by pre_near desc, company asc, store_id asc) = 1
 ),
 
 new_home as (
     select * from splits
     where pre_n > 0
-    qualify row_number() over (partition by gid, split_on order by post_near desc, company, store_id) = 1
+    qualify row_number() over (partition by gid, split_on order by post_near desc, company asc, store_id asc) = 1
 ),
 
 qualifying as (
@@ -208,8 +213,10 @@ best_split as (
         -- stores not used before (a member who kept their stores and dropped the corner shop did not move)
         and len(list_filter(
             list_intersect(checked.brands_before, checked.brands_after),
-            b -> len(list_filter(checked.stores_after, s -> split_part(s, ':', 1) = b
-                                 and list_contains(checked.stores_before, s))) = 0
+            b -> len(list_filter(
+                checked.stores_after, s -> split_part(s, ':', 1) = b
+                and list_contains(checked.stores_before, s)
+            )) = 0
         )) > 0
     qualify row_number() over (
         partition by placed.gid

@@ -24,7 +24,10 @@ final as (
         least(treatment_members, control_members) < {{ var('min_cell_k') }} as is_suppressed,
         {{ k_suppress('treatment_members', 'treatment_members') }} as treatment_members,
         {{ k_suppress('control_members', 'control_members') }} as control_members,
-        {{ k_suppress('treatment_converted / nullif(treatment_members, 0)', 'least(treatment_members, control_members)') }}
+        {{ k_suppress(
+            'treatment_converted / nullif(treatment_members, 0)',
+            'least(treatment_members, control_members)'
+        ) }}
             as treatment_rate,
         {{ k_suppress('control_converted / nullif(control_members, 0)', 'least(treatment_members, control_members)') }}
             as control_rate,

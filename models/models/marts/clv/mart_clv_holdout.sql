@@ -59,7 +59,10 @@ final as (
         segment,
         members < {{ var('min_cell_k') }} as is_suppressed,
         {{ k_suppress('members', 'members') }} as members,
-        case when members >= {{ var('min_cell_k') }} then {{ k_suppress('members_unscorable', 'members_unscorable') }} end
+        case when members >= {{ var('min_cell_k') }} then {{ k_suppress(
+            'members_unscorable',
+            'members_unscorable'
+        ) }} end
             as members_unscorable,
         {{ k_suppress('predicted_mean', 'members') }} as predicted_mean,
         {{ k_suppress('actual_mean', 'members') }} as actual_mean,

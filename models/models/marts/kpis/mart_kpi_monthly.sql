@@ -62,7 +62,10 @@ final as (
         {{ k_suppress('activity.spend_yen / activity.active_members', 'activity.active_members') }}
             as spend_per_member_yen,
         {{ k_suppress('activity.visits / activity.active_members', 'activity.active_members') }} as visits_per_member,
-        {{ k_suppress('coalesce(purchase_months.coupon_redeemers, 0)', 'coalesce(purchase_months.coupon_redeemers, 0)') }}
+        {{ k_suppress(
+            'coalesce(purchase_months.coupon_redeemers, 0)',
+            'coalesce(purchase_months.coupon_redeemers, 0)'
+        ) }}
             as coupon_redeemers,
         {{ k_suppress('coalesce(coupon_targets.coupon_members, 0)', 'coalesce(coupon_targets.coupon_members, 0)') }}
             as coupon_members,
