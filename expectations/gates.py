@@ -73,7 +73,8 @@ class Finding:
 
     def message(self) -> str:
         where = self.table + (f", column {self.column}" if self.column else "")
-        count = f": {self.rows_failed:,} of {self.rows_checked:,} rows" if self.rows_failed is not None else ""
+        of = f" of {self.rows_checked:,}" if self.rows_checked is not None else ""
+        count = f": {self.rows_failed:,}{of} rows" if self.rows_failed is not None else ""
         seen = f" (found {self.observed})" if self.observed and self.rows_failed is None else ""
         eg = f"; e.g. {', '.join(self.examples[:5])}" if self.examples else ""
         why = f" ({self.why})" if self.why else ""

@@ -715,10 +715,12 @@ class Ingestion:
                 self._skip(f, summary)
                 return
             same = None if problem else self.history.live_with_sha(f.company, feed, sha)
-            if same is not None:  # a resend under a name no contract knows: say what it is
+            held = None if problem else self.pending.get((f.company, feed, sha))
+            source = same.source if same is not None else held
+            if source is not None:  # a resend under a name no contract knows (landed, or staged this run)
                 summary.rows.append(self._reject(
                     f, feed, sha, len(earlier), "duplicate_file",
-                    f"{f.name} has the same bytes as {same.source}, already landed; nothing new", status="duplicate"))
+                    f"{f.name} has the same bytes as {source}, already landed; nothing new", status="duplicate"))
                 return
             reason, detail = (problem[0], problem[1]) if problem else (
                 "no_contract", f"no contract in ingestion/contracts matches {f.feed}/{f.name} for {f.company}; "
