@@ -199,8 +199,24 @@ class Plan(NamedTuple):
 
 
 def gate(table: pa.Table, consent: pa.Array, req: Request) -> list[Check]:
-    """The marts → exports gate: every sharing rule on exactly what would be written."""
-    return export_rules.check_export(table, consent, req, load_rules())
+    """The marts → exports gate: every sharing rule on exactly what would be written, then the quality gate."""
+    rules = load_rules()
+    return [*export_rules.check_export(table, consent, req, rules), _quality_gate(table, consent, req, rules)]
+
+
+def _quality_gate(table: pa.Table, consent: pa.Array, req: Request, rules: Any) -> Check:
+    """The export-candidate suite of the quality gates (Great Expectations, `expectations/gates.py`) on the same
+    rows: consent, allowed columns, minimum size, purpose and sources, validated by the second engine."""
+    from expectations import gates
+
+    candidate = table.append_column(rules.consent_column, consent.cast(pa.bool_()))
+    report = gates.check_export_candidate(candidate, company=req.company, purpose=req.purpose,
+                                          min_size=req.segment_minimum, sources=sorted(req.reads), rules=rules)
+    failed = report.failures
+    detail = (f"{len(report.findings)} expectations passed" if not failed
+              else "; ".join(f.message() for f in failed[:5]))
+    return Check("quality_gate", not failed, detail, None if not failed else "see the refused rules above",
+                 {"expectations": len(report.findings), "failed": len(failed)})
 
 
 def plan(lake: Lake, req: ExportRequest, segments_dir: Path | None = None) -> Plan:

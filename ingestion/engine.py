@@ -628,6 +628,11 @@ def _may_repeat(contract: Contract, files: list[Path], rejected_lines: list[pa.A
     return bool((gap > explained).any())
 
 
+def _staged(paths: list[Path]) -> str:
+    """Staged raw files as written: no Hive columns from their folders (`date=...`), they are not raw columns."""
+    return f"read_parquet([{', '.join(lit(str(p)) for p in paths)}], hive_partitioning = false)"
+
+
 def _remove_duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, parts: dict[str, Path],
                        dups: pa.Table, sink: QuarantineSink) -> None:
     """Move duplicate lines from the staged raw files to quarantine."""
@@ -636,12 +641,12 @@ def _remove_duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, parts
     record = "concat_ws(',', " + ", ".join(f"coalesce(CAST({q(c)} AS VARCHAR), '')" for c in cols) + ")"
     for path in parts.values():
         found = con.execute(
-            f"SELECT s._line, d.what, left({record}, 2000) AS record FROM read_parquet({lit(str(path))}) s "
+            f"SELECT s._line, d.what, left({record}, 2000) AS record FROM {_staged([path])} s "
             f"JOIN dups d USING (_line)").to_arrow_table()
         if not found.num_rows:
             continue
         tmp = path.with_name(path.stem + ".dedup.parquet")
-        con.execute(f"COPY (SELECT * FROM read_parquet({lit(str(path))}) WHERE _line NOT IN (SELECT _line FROM dups)) "
+        con.execute(f"COPY (SELECT * FROM {_staged([path])} WHERE _line NOT IN (SELECT _line FROM dups)) "
                     f"TO {lit(str(tmp))} ({PARQUET_OPTIONS})")
         tmp.replace(path)
         n = found.num_rows
@@ -658,7 +663,7 @@ def _single_file_per_partition(con: duckdb.DuckDBPyConnection, files: dict[str, 
             out[value] = paths[0]
             continue
         merged = paths[0].with_name("merged.parquet")
-        con.execute(f"COPY (SELECT * FROM read_parquet([{', '.join(lit(str(p)) for p in paths)}])) "
+        con.execute(f"COPY (SELECT * FROM {_staged(paths)}) "
                     f"TO {lit(str(merged))} ({PARQUET_OPTIONS})")
         for p in paths:
             p.unlink()
