@@ -325,3 +325,16 @@ def test_staged_tables_are_gated_before_publishing(lake: Lake) -> None:
     assert report.blocked == ["group/campaigns"]
     with pytest.raises(gates.GateFailed, match="description"):
         report.raise_for_failures()
+
+
+def test_a_keyed_hash_whose_digits_look_like_a_phone_is_a_pseudonym_not_pii(lake: Lake) -> None:
+    """Hex digests hold digit runs (`...bbb09012345678a1...`): the shape of a keyed hash is checked there instead."""
+    fx.group_zone(lake)
+    digest = "1d4be96d61145958d059ea84fcbbb" + "09012345678" + "a1bad7c55192f89ff3a08cdd"
+    assert len(digest) == 64
+    row = {"company": "sm", "gid": fx.GIDS[0], "linked_at": dt.datetime(2026, 8, 1, tzinfo=dt.UTC)}
+    fx.write_table(lake, "id_links", [row | {"local_member_key": digest}])
+    assert gates.check_group_zone(lake).ok
+    fx.write_table(lake, "id_links", [row | {"local_member_key": "SM-0001"}])  # a local ID, not hashed
+    hit = failed(gates.check_group_zone(lake))[("sharing.sm.id_links: pseudonymised", "local_member_key")]
+    assert hit.rows_failed == 1
