@@ -31,6 +31,8 @@ from lake import layout
 from lake.config import LakeConfig
 from lake.errors import LakeError
 from lake.storage import Lake
+from tests.integration.group_compare import assert_same_group
+from tests.integration.group_compare import recon as _recon
 from tests.unit import conftest_spark
 from transforms import audit, run_transforms, state
 
@@ -44,10 +46,6 @@ MONEY = "txns/money_txns_20260804.csv"  # one transaction id with two bytes that
 STRAY = {"landing-gms/sales/2026-08-11/gms_sales_20260811.csv": "unexpected_location",
          "landing-gms/gms_sales_20260812.csv": "unexpected_location",
          "landing-gms/sales/.gms_sales_20260813.csv": "hidden_file"}
-TABLES = ["purchases", "purchase_lines", "member_day", "member_day_category", "app_events", "money_monthly",
-          "members", "stores", "categories", "id_links", "campaigns", "campaign_assignments"]
-
-
 def _lake(path: Path) -> Lake:
     return Lake(LakeConfig.resolve(str(path)))
 
@@ -70,10 +68,6 @@ def _raw_rows(lake: Lake, company: str, feed: str, day: str) -> int:
                for f in state.list_raw(lake, company, feed) if f.value == day)
 
 
-def _recon(lake: Lake) -> dict[tuple[str, str, str], dict]:
-    return {(r["company"], r["feed"], str(r["date"])): r for r in audit.reconciliation(lake)}
-
-
 def _adds_up(lake: Lake) -> None:
     """Every reconciliation row: the raw rows read are the group rows plus what was dropped, on purpose."""
     rows = audit.reconciliation(lake)
@@ -88,20 +82,6 @@ def _snapshot(lake: Lake) -> dict[str, bytes]:
     out = {f"group/{f}": Path(lake.path("group", f)).read_bytes() for f in lake.list_files("group")}
     out["state"] = Path(lake.path(layout.OPS, layout.TRANSFORM_STATE)).read_bytes()
     return out
-
-
-def assert_same_group(a: Lake, b: Lake) -> None:
-    """Every group table holds the same rows in both lakes (as multisets), and reconciles alike."""
-    con = duckdb.connect()
-    for table in TABLES:
-        sa, sb = (f"read_parquet('{x.uri('group', table)}/**/*.parquet', hive_partitioning = true)" for x in (a, b))
-        extra = con.execute(f"select count(*) from (select * from {sa} except all select * from {sb})").fetchone()
-        missing = con.execute(f"select count(*) from (select * from {sb} except all select * from {sa})").fetchone()
-        assert (extra[0], missing[0]) == (0, 0), (table, extra, missing)
-    same = ("raw_rows", "group_rows", "duplicates_dropped", "not_shared", "unlinked_members", "explained")
-    ra = {k: tuple(r[c] for c in same) for k, r in _recon(a).items() if r["raw_rows"] or r["group_rows"]}
-    rb = {k: tuple(r[c] for c in same) for k, r in _recon(b).items() if r["raw_rows"] or r["group_rows"]}
-    assert ra == rb
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ from ingestion.engine import ingest
 from lake import layout
 from lake.config import REPO_ROOT, LakeConfig
 from lake.storage import Lake
+from tests.integration.group_compare import assert_same_group
+from tests.integration.group_compare import recon as _recon
 from tests.unit import conftest_spark
 from transforms import audit, run_transforms, state
 
@@ -41,10 +43,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 START = dt.date(2026, 8, 1)
 LATE = "2026-08-03"  # diner's file for this date arrives after the first transform
 KEY = "deliveries-test-key-0123456789"
-TABLES = ["purchases", "purchase_lines", "member_day", "member_day_category", "app_events", "money_monthly",
-          "members", "stores", "categories", "id_links", "campaigns", "campaign_assignments"]
-
-
 def _lake(path: Path) -> Lake:
     return Lake(LakeConfig.resolve(str(path)))
 
@@ -68,10 +66,6 @@ def _raw_rows(lake: Lake, company: str, feed: str, day: str) -> int:
     return sum(pq.ParquetFile(lake.open_input(layout.raw(company), f.rel)).metadata.num_rows for f in files)
 
 
-def _recon(lake: Lake) -> dict[tuple[str, str, str], dict]:
-    return {(r["company"], r["feed"], str(r["date"])): r for r in audit.reconciliation(lake)}
-
-
 def _partition_files(lake: Lake, table: str) -> dict[str, str]:
     return {f.rsplit("/", 1)[0]: f for f in lake.list_files("group", table)}
 
@@ -82,20 +76,6 @@ def _writing(lake: Lake, table: str) -> bool:
         return any(f.endswith(".parquet") and f"/{table}/" in f for f in lake.list_files("group", layout.STAGING))
     except FileNotFoundError:  # a folder went away while it was listed
         return False
-
-
-def assert_same_group(a: Lake, b: Lake) -> None:
-    """Every group table holds the same rows in both lakes (as multisets), and reconciles alike."""
-    con = duckdb.connect()
-    for table in TABLES:
-        sa, sb = (f"read_parquet('{x.uri('group', table)}/**/*.parquet', hive_partitioning = true)" for x in (a, b))
-        extra = con.execute(f"select count(*) from (select * from {sa} except all select * from {sb})").fetchone()
-        missing = con.execute(f"select count(*) from (select * from {sb} except all select * from {sa})").fetchone()
-        assert (extra[0], missing[0]) == (0, 0), (table, extra, missing)
-    strip = ("raw_rows", "group_rows", "duplicates_dropped", "not_shared", "unlinked_members", "explained")
-    ra = {k: tuple(r[c] for c in strip) for k, r in _recon(a).items() if r["raw_rows"] or r["group_rows"]}
-    rb = {k: tuple(r[c] for c in strip) for k, r in _recon(b).items() if r["raw_rows"] or r["group_rows"]}
-    assert ra == rb
 
 
 @pytest.fixture(scope="module")
