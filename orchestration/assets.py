@@ -4,6 +4,7 @@
     group/<table>          the Spark transforms (`transforms.run_transforms`), after every raw asset
     <dbt model>            the dbt models from the manifest (`lake.build.run_build`, which stages, gates and
                            publishes the marts), their sources being the group tables above
+    exports/<company>/<segment>   each standing segment export (`exports/standing.yml`), after the marts
 
 The stages record their own runs in the ops zone (`lake.runlog`), so a run started here is recorded exactly
 as one started from the CLI. Object-store errors are retried with backoff (`orchestration.retries`); any other
@@ -37,6 +38,7 @@ from orchestration.manifest import manifest_path
 INGESTION = "ingestion"
 TRANSFORMS = "transforms"
 MARTS = "marts"
+EXPORTS = "exports"
 
 
 class LakeResource(ConfigurableResource):
@@ -205,3 +207,46 @@ def _run_timings() -> dict[str, float]:
         return {}
     return {r["unique_id"].split(".")[-1]: round(float(r.get("execution_time") or 0), 2)
             for r in results if r["unique_id"].startswith("model.")}
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+def export_key(company: str, segment: str) -> AssetKey:
+    return AssetKey([EXPORTS, company, segment])
+
+
+def exports_asset(mart_keys: list[AssetKey]):
+    """The standing segment exports, after every mart; None when there are none."""
+    from exports.standing import load_standing
+
+    requests = {export_key(r.company, r.segment): r for r in load_standing()}
+    if not requests:
+        return None
+
+    @multi_asset(
+        name="segment_exports",
+        specs=[AssetSpec(k, group_name=EXPORTS, kinds={"csv", "parquet"}, deps=mart_keys, skippable=True,
+                         description=f"segment {r.segment} exported for {r.company} (exports/standing.yml)")
+               for k, r in requests.items()],
+        can_subset=True,
+    )
+    def _export(context: AssetExecutionContext, lake: LakeResource) -> Iterator[MaterializeResult]:
+        from exports.export import ExportRefused, export_segment
+
+        the_lake = lake.open()
+        for key, req in requests.items():
+            if key not in context.selected_asset_keys:
+                continue
+            with lake.retrying(context):
+                try:
+                    result = export_segment(the_lake, req)
+                    meta: dict[str, Any] = {"status": result.status, "campaign_id": result.campaign_id,
+                                            "members": result.members, "groups": json.dumps(result.groups)}
+                except ExportRefused as e:  # audited like any attempt; the flow goes on
+                    context.log.warning(f"{key.to_user_string()}: {e.what}")
+                    meta = {"status": "refused", "refused_by": ", ".join(c.rule for c in e.result.refused),
+                            "reason": e.what[:500]}
+            yield MaterializeResult(asset_key=key, metadata=meta)
+
+    return _export
+

@@ -102,6 +102,7 @@ def build_definitions(lake_uri: str | None = None, manifest: Path | None = None,
     dbt = assets.dbt_models_asset(manifest)
     marts = _mart_names(manifest)
     mart_keys = [k for k in dbt.keys if k.path[-1] in marts]
+    exports = assets.exports_asset(mart_keys)
     gate_checks = [checks.raw_gate(c, list(a.keys)) for c, a in ingestion.items()]
     gate_checks += [checks.group_gate(list(transforms.keys)), checks.marts_gate(mart_keys)]
     jobs = [define_asset_job(FLOW_JOB, selection=AssetSelection.all(),
@@ -109,7 +110,7 @@ def build_definitions(lake_uri: str | None = None, manifest: Path | None = None,
     jobs += [define_asset_job(ingest_job_name(c), selection=AssetSelection.assets(a),
                               description=f"{c}'s ingestion and its raw gate") for c, a in ingestion.items()]
     return Definitions(
-        assets=[*ingestion.values(), transforms, dbt],
+        assets=[*ingestion.values(), transforms, dbt, *([exports] if exports is not None else [])],
         asset_checks=gate_checks,
         jobs=jobs,
         schedules=schedule_definitions(load_schedules()),

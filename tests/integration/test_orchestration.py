@@ -104,7 +104,15 @@ def test_the_whole_flow_materialises_every_asset_and_passes_every_gate(env, firs
     assert _materialised(result) == every
     checks = _checks(result)
     assert len(checks) == len(list(graph.asset_check_keys)) and all(checks.values()), checks
-    assert {"raw-cvs/pos", "group/purchases", "dim_members", "mart_rfm"} <= every
+    assert {"raw-cvs/pos", "group/purchases", "dim_members", "mart_rfm", "exports/cvs/churn_risk_multibrand"} <= every
+    # the standing export ran after the marts, as the scheduler, and was audited with the outcome the asset shows
+    from exports import audit
+
+    (meta,) = [e.event_specific_data.materialization.metadata for e in result.all_events
+               if e.event_type == DagsterEventType.ASSET_MATERIALIZATION
+               and e.asset_key.to_user_string() == "exports/cvs/churn_risk_multibrand"]
+    mine = [r for r in audit.records(lake) if r["requested_by"] == "scheduler"]
+    assert [r["outcome"] for r in mine] == [meta["status"].value] and mine[0]["segment"] == "churn_risk_multibrand"
     # every company landed something, and the marts hold the members the generator made
     assert {r["company"] for r in _manifest_rows(lake)} >= {"cvs", "gms", "dept", "diner", "sm", "baby", "ec",
                                                             "app", "money", "hq"}
@@ -132,7 +140,7 @@ def test_a_failing_gate_stops_downstream_and_a_rerun_duplicates_nothing(env, fir
     reason = step_failures[0].event_specific_data.error.message
     assert "group/members" in reason and "email" in reason
     ran = _materialised(failed)
-    assert not any(k.startswith(("dim_", "mart_", "fct_", "stg_", "int_")) for k in ran), ran
+    assert not any(k.startswith(("dim_", "mart_", "fct_", "stg_", "int_", "exports/")) for k in ran), ran
     assert _checks(failed)["group/members:group_gate"] is False
     assert failed.dagster_run.status.value == "FAILURE"
 

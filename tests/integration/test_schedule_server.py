@@ -36,7 +36,7 @@ def test_schedule_up_serves_the_asset_graph_and_down_stops_it(tmp_path: Path) ->
             nodes = json.loads(r.read())["data"]["assetNodes"]
         keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
         assert {"raw-cvs/pos", "raw-hq/members", "group/purchases", "group/member_day", "dim_members",
-                "mart_rfm"} <= keys
+                "mart_rfm", "exports/cvs/churn_risk_multibrand"} <= keys  # landing to exports
         status = _lake("schedule", "status", env=env)
         assert status.returncode == 0 and st["url"] in status.stdout
     finally:
