@@ -23,7 +23,8 @@ def test_schedule_up_serves_the_asset_graph_and_down_stops_it(tmp_path: Path) ->
     from orchestration.server import Scheduler
 
     env = dict(os.environ, LAKE_STATE=str(tmp_path / "state"), LAKE_URI=str(tmp_path / "lake"))
-    (tmp_path / "lake").mkdir()
+    assert _lake("schedule", "up", env=env).returncode == 1  # no lake there: refused, as every verb does
+    assert _lake("ingest", "--create", env=env).returncode == 0  # an empty lake, as for real extracts
     up = _lake("schedule", "up", env=env)
     sched = Scheduler(tmp_path / "state" / "dagster")
     try:
