@@ -315,7 +315,8 @@ def test_lambda_handler_exports_refuses_and_explains(built, monkeypatch) -> None
                    "lake": lake.cfg.uri}, None)
     assert dry["status"] == "dry_run" and registry.registered(lake, "LAMBDA-2") is None
     refused = handler({"segment": "emoney_users", "company": "cvs", "lake": lake.cfg.uri}, None)
-    assert refused["status"] == "refused" and refused["refused_by"] == ["purpose_data", "quality_gate"] and refused["fix"]
+    assert refused["status"] == "refused" and refused["fix"]
+    assert refused["refused_by"] == ["purpose_data", "quality_gate"]  # the export rule and the export gate
     assert audit.records(lake)[-1]["outcome"] == "refused"
     bad = handler({"segment": "cvs_shoppers", "company": "cvs", "holdout": "lots", "lake": lake.cfg.uri}, None)
     assert bad["status"] == "error" and "holdout" in bad["error"]
