@@ -32,6 +32,7 @@ REGION = "us-east-1"
 # Small volumes: the server pre-allocates several volumes per bucket, and the default (30 GB each)
 # makes a laptop or CI runner "run out of volumes" after a handful of buckets.
 VOLUME_SIZE_LIMIT_MB = 64
+MAX_VOLUMES = 4000
 # The filer's gRPC server waits 15 s for open streams on SIGTERM; after that it is only waiting.
 STOP_TIMEOUT = 25.0
 
@@ -126,7 +127,9 @@ class SeaweedServer(BackgroundServer):
             "-s3.port.lance=0",  # catalogs we do not use: no extra listeners
             f"-s3.config={self.identities_file}",
             f"-master.volumeSizeLimitMB={VOLUME_SIZE_LIMIT_MB}",
-            "-volume.max=0",
+            # every bucket is a collection that grows several volumes at once, and the tests serve many lakes
+            # (bucket prefixes): "0" (free disk / volume size) runs out on a small disk; empty volumes cost little
+            f"-volume.max={MAX_VOLUMES}",
             "-volume.preStopSeconds=0",  # single node: no peers to drain before stopping
         ]
 
