@@ -71,7 +71,9 @@ def _chart_view(el) -> ChartView:
     elif not body:
         state = "loading"
     elif viz == "big_number_total":
-        state = "rendered" if el.find_elements(By.CSS_SELECTOR, ".header-line") else "loading"
+        # drawn when the number is there (under load the header line appears before its text)
+        header = el.find_elements(By.CSS_SELECTOR, ".header-line")
+        state = "rendered" if header and any(ch.isdigit() for ch in header[0].text) else "loading"
     elif viz == "table":
         state = "rendered" if rows else "loading"
     else:  # ECharts draws on a canvas of the chart's size
