@@ -136,12 +136,22 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return lake
 
 
-def _run_notebook(lake: Lake, name: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def _execute(lake: Lake, name: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[dict]]]:
+    """Run a notebook as Jupyter would (inline figures) and return each code cell's source and outputs."""
     monkeypatch.setenv("LAKE_URI", lake.cfg.uri)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend: figures become image outputs
     nb = nbformat.read(REPO_ROOT / "notebooks" / name, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
-    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return [(c.source, c.get("outputs", [])) for c in nb.cells if c.cell_type == "code"]
+
+
+def _text(outputs: list[dict]) -> str:
+    """What a reader sees as text: printed lines and the plain-text form of shown tables."""
+    return "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in outputs)
+
+
+def _run_notebook(lake: Lake, name: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    return "\n".join(_text(outputs) for _, outputs in _execute(lake, name, monkeypatch))
 
 
 NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
@@ -156,7 +166,15 @@ def test_notebook_runs(built: Lake, name: str, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_says_what_is_missing_on_a_small_lake(small: Lake, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run_notebook(small, name, monkeypatch)  # raises on any cell error
+    """On a small lake (raises on any cell error) a cell that shows a result either shows something or says
+    what is missing: no empty table, and no drawing cell that draws nothing and says nothing."""
+    cells = _execute(small, name, monkeypatch)
+    for source, outputs in cells:
+        text = _text(outputs)
+        assert "Empty DataFrame" not in text, f"an empty table is shown instead of saying what is missing:\n{source}"
+        if "say(" in source and "def say(" not in source:
+            drew = any("image/png" in o.get("data", {}) for o in outputs)
+            assert drew or text.strip(), f"this cell neither showed its result nor said what is missing:\n{source}"
 
 
 def test_a_small_lake_is_missing_what_the_notebooks_say(small: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
