@@ -10,7 +10,7 @@ import click
 
 LAKE_OPTION = click.option("--lake", "lake_uri", envvar="LAKE_URI", default=None, metavar="URI",
                            help="Lake location: a folder (default ./.lake) or s3://. Env: LAKE_URI.")
-ON_DEMAND = ("raw", "group", "marts", "freshness", "volume", "retention")
+ON_DEMAND = ("raw", "group", "marts", "freshness", "volume", "retention", "ledgers")
 
 
 def docs_folder(lake) -> Path:
@@ -43,8 +43,10 @@ def run_checks(lake, gates: tuple[str, ...] = ON_DEMAND, progress=None) -> list:
             report = g.check_freshness(lake)
         elif name == "volume":
             report = g.check_volume(lake)
-        else:
+        elif name == "retention":
             report = g.check_retention(lake)
+        else:
+            report = g.check_ledgers(lake)
         g.record(lake, report)
         reports.append(report)
     return reports
@@ -65,6 +67,7 @@ def check(lake_uri: str | None, gates: tuple[str, ...], docs: bool) -> None:
     freshness  every company's newest daily file against the newest company's
     volume     each feed's recent days against the same weekday (paydays, month ends apart)
     retention  nothing kept past its zone's retention_days
+    ledgers    the ingest manifests and the export audit log: hash chains intact, nothing removed or altered
     Results: one row per expectation in the ops zone (quality/results/); --docs writes Data Docs.
     """
     from rich.console import Console

@@ -284,19 +284,22 @@ def live_batches(lake: Lake, company: str | None = None, feed: str | None = None
             if (company is None or b.company == company) and (feed is None or b.feed == feed)}
 
 
+def recorded_head(lake: Lake) -> int | None:
+    """The newest manifest record the last ingest run says it wrote (kept in the run log, outside the ledger),
+    or None before any run recorded one."""
+    import json
+
+    from lake import runlog
+
+    runs = runlog.read_all(lake, "ingest")
+    for detail in reversed(runs.column("detail").to_pylist() if runs.num_rows else []):
+        head = json.loads(detail).get("ledger_head") if detail else None
+        if head is not None:
+            return int(head)
+    return None
+
+
 def verify(lake: Lake) -> list[str]:
     """Problems in the manifest history's hash chain (empty when intact), checked against the head the
     last ingest run recorded, so removing the newest records is caught too."""
-    from lake import runlog
-
-    expect = None
-    runs = runlog.read_all(lake, "ingest")
-    if runs.num_rows:
-        import json
-
-        for detail in reversed(runs.column("detail").to_pylist()):
-            head = json.loads(detail).get("ledger_head") if detail else None
-            if head is not None:
-                expect = int(head)
-                break
-    return ledger(lake).verify(expect_at_least=expect)
+    return ledger(lake).verify(expect_at_least=recorded_head(lake))

@@ -206,3 +206,22 @@ def test_one_file_failing_in_an_unforeseen_way_is_quarantined_and_the_others_lan
     bad = rows["diner_checks_20260802.csv"]
     assert (bad.status, bad.reason) == ("rejected", "unreadable_file") and "a parser bug" in bad.detail
     assert [r["check_id"] for r in raw(lake, "diner", "checks")] == ["C1"]
+
+
+def test_lake_check_names_an_altered_or_removed_manifest_record(lake: Lake):
+    from expectations.gates import check_ledgers
+
+    drop(lake, "diner", "checks", NAME, checks([1]))
+    ingest(lake)
+    drop(lake, "diner", "checks", NAME, checks([1, 2]))
+    ingest(lake)
+    report = check_ledgers(lake)
+    assert report.ok and {f.table for f in report.findings} >= {"ingest manifests", "export audit log"}
+    assert next(f for f in report.findings if f.table == "ingest manifests").rows_checked == 3
+    folder = Path(lake.path("ops", "manifests/ingest"))
+    last = sorted(folder.glob("*.json"))[-1]
+    last.unlink()  # the newest record removed: an intact chain, but shorter than the run log says
+    (failed,) = check_ledgers(lake).failures
+    assert failed.table == "ingest manifests" and "newest records were removed" in failed.message()
+    result = CliRunner().invoke(main, ["check", "--lake", lake.cfg.uri, "--gate", "ledgers"])
+    assert result.exit_code == 1 and "newest records were removed" in result.output
