@@ -20,13 +20,10 @@ from lake.duck import connect
 
 pytestmark = pytest.mark.integration
 PREFIX = "restart-"
-DAYS = [dt.date(2026, 8, 1) + dt.timedelta(days=i) for i in range(4)]
+DAYS = [dt.date(2026, 8, 1) + dt.timedelta(days=i) for i in range(8)]
 INGEST = "from lake.storage import open_lake; from ingestion.engine import ingest; ingest(open_lake())"
 
 
-@pytest.mark.xfail(reason="since the one-pass ingestion and the held landing gate, the subprocess ends (exit 0) "
-                   "before any staged object is listed, so the restart never lands mid-ingestion; to be re-timed",
-                   strict=False)
 def test_restart_mid_ingestion_then_rerun_completes(seaweed: SeaweedServer, s3_lake) -> None:
     lake = s3_lake(PREFIX)
     for day in DAYS:
@@ -41,12 +38,17 @@ def test_restart_mid_ingestion_then_rerun_completes(seaweed: SeaweedServer, s3_l
         text=True,
     )
     try:
-        # Wait until the first file is being staged, then crash-restart the store under the running job.
+        # Wait until the run holds the ingest lock (it reads the files next), then crash-restart the store under
+        # the running job: the job must still be running when the store goes away.
         admin = seaweed.client()
-        deadline = time.monotonic() + 60
-        while not admin.list_objects_v2(Bucket=f"{PREFIX}raw-cvs", Prefix=layout.STAGING).get("KeyCount"):
-            assert proc.poll() is None and time.monotonic() < deadline, "ingestion never started staging"
-            time.sleep(0.05)
+        bucket, key = lake.bucket(layout.OPS), layout.lock("ingest")
+        deadline = time.monotonic() + 120
+        while not admin.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
+            ended = proc.poll() is not None
+            assert not ended and time.monotonic() < deadline, ("ingestion never took its lock",
+                                                               proc.stdout.read() if ended else "")
+            time.sleep(0.02)
+        assert proc.poll() is None, "the ingestion ended before the store restarted"
         seaweed.restart(stop_timeout=0.5)
         output, _ = proc.communicate(timeout=180)
     finally:
