@@ -338,3 +338,16 @@ def test_a_keyed_hash_whose_digits_look_like_a_phone_is_a_pseudonym_not_pii(lake
     fx.write_table(lake, "id_links", [row | {"local_member_key": "SM-0001"}])  # a local ID, not hashed
     hit = failed(gates.check_group_zone(lake))[("sharing.sm.id_links: pseudonymised", "local_member_key")]
     assert hit.rows_failed == 1
+
+
+def test_a_python_c_process_that_imports_the_gates_keeps_running() -> None:
+    """PySpark (imported by Great Expectations) takes a `python -c` main module for its doctests and exits 0;
+    the benchmarks and several tests run their work that way."""
+    import subprocess
+    import sys
+
+    from lake.config import REPO_ROOT
+
+    done = subprocess.run([sys.executable, "-c", "from expectations import gates; print('still running')"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "still running" in done.stdout, done.stderr[-2000:]
