@@ -136,7 +136,8 @@ def group_suite(rules: SharingRules, table: str, columns: dict[str, str], interf
     for extra in sorted(set(columns) - set(agreed)):
         out.append(E.ExpectColumnValuesToBeNull(column=extra, meta=_meta(
             "sharing (transforms/group_schema.yml)", extra, why=f"{extra} is not a shared column of {table}")))
-    patterns = list(rules.value_patterns.values())
+    # one alternation, not a list: GX's pandas engine scans a column once per listed pattern (half the cost)
+    patterns = ["|".join(f"(?:{p})" for p in rules.value_patterns.values())]
     # a keyed hash is 64 hex digits, whose digit runs can look like a phone number: its shape is checked instead
     pseudonyms = {"local_member_key"} if table == "id_links" else set()
     for c in [c for c in string_columns if c not in pseudonyms]:
