@@ -30,8 +30,9 @@
     where {{ checks | join('\n        or ') }}
 {% endtest %}
 
-{#- Older form, still declared by the dashboards and campaign-report marts: a count below k only where the row is
-    flagged suppressed. It trusts the flag; `k_anonymous` checks the published values themselves (prefer it). -#}
+{#- Older form, still declared by the campaign report, which publishes its arms' sizes whatever they are (the
+    campaign owner exported them): a count below k only where the row is flagged suppressed. It trusts the flag;
+    `k_anonymous` checks the published values themselves (every other mart declares that). -#}
 {% test min_cell_size(model, column_name, suppressed_column='is_suppressed') %}
     select * from {{ model }}
     where not {{ suppressed_column }} and {{ column_name }} < {{ var('min_cell_k') }}
