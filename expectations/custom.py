@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
 from great_expectations.expectations.metrics.map_metric_provider import (
@@ -26,14 +28,18 @@ DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9])
 
 def gid_ok_pandas(column: pd.Series) -> pd.Series:
     """True where the value is a valid gid (nulls are left to not-null expectations: True)."""
-    text = column.astype("string[pyarrow]")
-    shaped = text.str.fullmatch(r"[0-9]{12}").fillna(False).to_numpy(dtype=bool)
+    text = pa.array(column.astype("string[pyarrow]"), type=pa.large_string())
+    shaped = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{12}$"), False).to_numpy(zero_copy_only=False)
     out = np.ones(len(column), dtype=bool)
     out[column.notna().to_numpy()] = False
-    good = text[shaped].to_numpy(dtype=str)
+    good = text.filter(pa.array(shaped))
     if len(good):
-        digits = np.frombuffer("".join(good).encode("ascii"), dtype=np.uint8).reshape(-1, GID_DIGITS) - 48
-        body = digits[:, :11].astype(np.int64)
+        # Every value left is 12 ASCII digits, so the values' bytes are one contiguous block of them: read the
+        # digits straight from the Arrow buffer (no Python string per value).
+        offsets = np.frombuffer(good.buffers()[1], np.int64)[good.offset : good.offset + len(good) + 1]
+        data = np.frombuffer(good.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+        digits = (data.reshape(-1, GID_DIGITS) - 48).astype(np.int64)
+        body = digits[:, :11]
         odd = np.arange(11) % 2 == 0  # 0-based positions 0, 2, ..., 10 = positions 1, 3, ..., 11
         total = DOUBLED[body[:, odd]].sum(axis=1) + body[:, ~odd].sum(axis=1)
         out[np.flatnonzero(shaped)] = (10 - total % 10) % 10 == digits[:, 11]
