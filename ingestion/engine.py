@@ -263,7 +263,8 @@ class Workspace:
 
 
 class QuarantineSink:
-    """Rejected and redacted rows of one file, handed over by DuckDB in vectors, written in bounded pieces."""
+    """Rejected and redacted rows of one file, handed over by DuckDB one row at a time (`take_rejected`,
+    `take_redacted`) or in vectors (`add`), written in bounded pieces."""
 
     FLUSH_ROWS = 65_536
 
@@ -276,6 +277,37 @@ class QuarantineSink:
         self.rejected = self.redacted = 0
         self.by_reason: dict[str, int] = {}
         self.rejected_lines: list[pa.Array] = []  # for the duplicate check of receipt runs
+        self._rejected_rows: list[tuple] = []  # handed over by the COPY, not yet in Arrow
+        self._redacted_rows: list[tuple] = []
+
+    # Called by DuckDB for each row the COPY rejects or redacts (a scalar Python function: rows that break a
+    # rule are few, and an Arrow function costs DuckDB a dataset scan of its result in every vector).
+    def take_rejected(self, line: int, reason: str, detail: str | None, record: str | None) -> bool:
+        self._rejected_rows.append((line, reason, detail, record))  # list.append is atomic under the GIL
+        if len(self._rejected_rows) >= self.FLUSH_ROWS:
+            self.drain()
+        return False
+
+    def take_redacted(self, line: int, kinds: list[str]) -> bool:
+        self._redacted_rows.append((line, "+".join(kinds)))
+        if len(self._redacted_rows) >= self.FLUSH_ROWS:
+            self.drain()
+        return True
+
+    def drain(self) -> None:
+        """Move the rows handed over one at a time into the Arrow pieces (and the counts)."""
+        with self._lock:
+            rejected, self._rejected_rows = self._rejected_rows, []
+            redacted, self._redacted_rows = self._redacted_rows, []
+        if rejected:
+            line, reason, detail, record = zip(*rejected, strict=True)
+            self.add(pa.array(line, pa.int64()), pa.array(reason, pa.string()), "rejected",
+                     pa.array(detail, pa.string()), pa.array(record, pa.string()))
+        if redacted:
+            line, kinds = zip(*redacted, strict=True)
+            n = len(line)
+            self.add(pa.array(line, pa.int64()), pa.repeat(pa.scalar(REDACTION_REASON), n), "redacted",
+                     pa.array(kinds, pa.string()), pa.nulls(n, pa.string()))
 
     def add(self, line: pa.Array, reason: pa.Array, action: str, detail: pa.Array, record: pa.Array) -> None:
         n = len(line)
@@ -451,9 +483,12 @@ class Duck:
         with the constant lists rebuilt each time; kept above, they run once (4x faster on cvs files)."""
         self.con.execute("SET disabled_optimizers = 'filter_pushdown'")
         try:
-            return int(self.con.execute(sql).fetchone()[0])
+            copied = int(self.con.execute(sql).fetchone()[0])
         finally:
             self.con.execute("RESET disabled_optimizers")
+        if self.sink is not None:
+            self.sink.drain()
+        return copied
 
     def close(self) -> None:
         self.con.close()
@@ -474,20 +509,17 @@ def _copy_sql(compiled: CompiledContract, contract: Contract, batch_id: str, out
 
 def _register_sinks(con: duckdb.DuckDBPyConnection, duck: Duck) -> None:
     def rejected(line, reason, detail, record):
-        duck.sink.add(line, reason, "rejected", detail, record)
-        return pa.repeat(pa.scalar(False), len(line))
+        return duck.sink.take_rejected(line, reason, detail, record)
 
     def redacted(line, pii):
-        duck.sink.add(line, pa.repeat(pa.scalar(REDACTION_REASON), len(line)), "redacted",
-                      pc.binary_join(pii, "+"), pa.nulls(len(line), pa.string()))
-        return pa.repeat(pa.scalar(True), len(line))
+        return duck.sink.take_redacted(line, pii)
 
     # side_effects: DuckDB must call them once per row that reaches them, never fold or repeat them;
     # null_handling special: a row with a null detail or record is still handed over (by default DuckDB
     # would answer null for it without calling, and the row would vanish).
     con.create_function("lake_rejected", rejected, ["BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"], "BOOLEAN",
-                        type="arrow", side_effects=True, null_handling="special")
-    con.create_function("lake_redacted", redacted, ["BIGINT", "VARCHAR[]"], "BOOLEAN", type="arrow",
+                        type="native", side_effects=True, null_handling="special")
+    con.create_function("lake_redacted", redacted, ["BIGINT", "VARCHAR[]"], "BOOLEAN", type="native",
                         side_effects=True, null_handling="special")
 
 
