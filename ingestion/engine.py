@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -55,9 +54,6 @@ from ingestion.validate import (
 from lake import layout, locks, runlog
 from lake.errors import LakeError
 from lake.storage import Lake
-
-if TYPE_CHECKING:  # the gates import Great Expectations (seconds): only the run that stages a batch needs it
-    from expectations import gates
 
 QUARANTINE_SCHEMA = pa.schema([
     ("batch_id", pa.string()),
@@ -729,8 +725,10 @@ class Ingestion:
         self.run_id, self.progress = run_id, progress
         self.lock: locks.StageLock | None = None
         self._duck: Duck | None = None
-        # staged batches waiting for the landing -> raw gate: (what the gate reads, publish, refuse)
-        self.held: list[tuple[gates.StagedBatch, Callable[[], manifests.ManifestRow],
+        # staged batches waiting for the landing -> raw gate: (the arguments of the `gates.StagedBatch` the gate
+        # reads, publish, refuse). Kept as arguments so that Great Expectations is imported only by `release`:
+        # imported before the files are read, its many objects make every garbage collection of the run slow.
+        self.held: list[tuple[tuple, Callable[[], manifests.ManifestRow],
                               Callable[[str], manifests.ManifestRow]]] = []
         self.pending: dict[tuple[str, str, str], str] = {}  # (company, feed, sha256) -> source, held this run
 
@@ -939,10 +937,7 @@ class Ingestion:
         # the landing -> raw quality gate reads the staged rows of the whole run before any is published
         day = _future_limit(contract, f.name, started)[1]
         staged_raw = [src for zone, src, _ in moves if zone == ws.raw_zone]
-        from expectations import gates
-
-        self.held.append((gates.StagedBatch(f.company, f.feed, batch_id, contract, staged_raw, row.rows_read, day),
-                          publish, refuse))
+        self.held.append(((f.company, f.feed, batch_id, contract, staged_raw, row.rows_read, day), publish, refuse))
         self.pending[(f.company, f.feed, out.sha)] = f.source
         return row
 
@@ -951,17 +946,18 @@ class Ingestion:
         (`gate_failed`, the file kept in quarantine) when the gate names it."""
         if not self.held:
             return
-        from expectations import gates
+        from expectations import gates  # Great Expectations: seconds to import, so only when a gate runs
 
-        report = gates.check_landing(self.lake, [staged for staged, _, _ in self.held])
+        staged = [gates.StagedBatch(*args) for args, _, _ in self.held]
+        report = gates.check_landing(self.lake, staged)
         gates.record(self.lake, report)
-        for staged, publish, refuse in self.held:
-            if staged.batch_id not in report.blocked:
+        for batch, (_, publish, refuse) in zip(staged, self.held, strict=True):
+            if batch.batch_id not in report.blocked:
                 publish()
                 continue
             refused = refuse(report.message())
-            summary.rows = [refused if r.batch_id == staged.batch_id else r for r in summary.rows]
-            summary.replaced = [p for p in summary.replaced if p[1] != staged.batch_id]
+            summary.rows = [refused if r.batch_id == batch.batch_id else r for r in summary.rows]
+            summary.replaced = [p for p in summary.replaced if p[1] != batch.batch_id]
         self.held.clear()
         self.pending.clear()
 
