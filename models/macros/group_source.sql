@@ -1,9 +1,10 @@
-{#- The last day of data (or var as_of_date): every "last N days" is relative to it, so builds are reproducible. -#}
+{#- The last day of data (or var as_of_date): every "last N days" is relative to it, so builds are reproducible.
+    Computed once, in int_as_of_date. -#}
 {% macro as_of_date() %}
     {% if var('as_of_date') %}
         date '{{ var("as_of_date") }}'
     {% else %}
-        (select max(purchase_date) from {{ ref('stg_group__member_days') }})
+        (select as_of_date from {{ ref('int_as_of_date') }})
     {% endif %}
 {% endmacro %}
 

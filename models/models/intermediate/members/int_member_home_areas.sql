@@ -10,7 +10,7 @@ with visits as (
     where purchase_date <= {{ as_of_date() }}
 ),
 
-ranked as (
+ranked_first as (
     select
         gid,
         company,
@@ -19,8 +19,17 @@ ranked as (
         lat,
         lon,
         row_number() over (partition by gid order by purchase_date, company, store_id) as rank_first,
-        row_number() over (partition by gid order by purchase_date desc, company desc, store_id desc) as rank_last,
+        count(*) over (partition by gid) as member_visit_days,
     from visits
+),
+
+-- the rank from the end is the rank from the start reversed (a visit is unique per member, day and company): one
+-- sort of every visit instead of two
+ranked as (
+    select
+        * exclude (member_visit_days),
+        member_visit_days - rank_first + 1 as rank_last,
+    from ranked_first
 ),
 
 windowed as (

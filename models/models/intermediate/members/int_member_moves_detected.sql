@@ -56,24 +56,33 @@ movable as (
     having {{ haversine_km('min(lat)', 'min(lon)', 'max(lat)', 'max(lon)') }} > {{ var('move_radius_km') }}
 ),
 
+-- integer keys for the member and the candidate home (ranked by company and store id, the tie-break below): the
+-- sorts and joins over every (home, visit day) pair run on fixed-width numbers instead of ids
+movers as (
+    select gid, row_number() over (order by gid) as member_key
+    from movable
+),
+
 centres as (
-    select density.*
+    select
+        movers.member_key,
+        row_number() over (partition by density.gid order by density.company, density.store_id) as centre_key,
+        density.*,
     from density
-    semi join movable on density.gid = movable.gid
+    inner join movers on density.gid = movers.gid
 ),
 
 member_visits as (
-    select visits.*
+    select movers.member_key, visits.*
     from visits
-    semi join movable on visits.gid = movable.gid
+    inner join movers on visits.gid = movers.gid
 ),
 
 -- per candidate home and visit day: the member's visits that day, and those near that home
 centre_days as (
     select
-        centres.gid,
-        centres.company,
-        centres.store_id,
+        centres.member_key,
+        centres.centre_key,
         member_visits.purchase_date,
         count(*) as n,
         count(*) filter (
@@ -81,48 +90,58 @@ centre_days as (
             <= {{ var('move_radius_km') }}
         ) as n_near,
     from centres
-    inner join member_visits on centres.gid = member_visits.gid
+    inner join member_visits on centres.member_key = member_visits.member_key
     group by all
 ),
 
--- every visit day is a possible split: visits before it and from it, in all and near each candidate home
-splits as (
+-- every visit day is a possible split: visits before it and from it, in all and near each candidate home (from
+-- one running sum and the partition total: a frame ending one row back costs several times more)
+running as (
     select
-        gid,
-        company,
-        store_id,
-        purchase_date as split_on,
-        coalesce(sum(n) over before, 0) as pre_n,
-        coalesce(sum(n_near) over before, 0) as pre_near,
-        sum(n) over after as post_n,
-        sum(n_near) over after as post_near,
+        *,
+        sum(n) over upto as cum_n,
+        sum(n_near) over upto as cum_near,
+        sum(n) over home as total_n,
+        sum(n_near) over home as total_near,
     from centre_days
     window
-        before as (
-            partition by gid, company, store_id order by purchase_date
-            rows between unbounded preceding and 1 preceding
+        upto as (
+            partition by member_key, centre_key order by purchase_date
+            rows between unbounded preceding and current row
         ),
-        after as (
-            partition by gid, company, store_id order by purchase_date
-            rows between current row and unbounded following
-        )
+        home as (partition by member_key, centre_key)
 ),
 
+splits as (
+    select
+        member_key,
+        centre_key,
+        purchase_date as split_on,
+        cum_n - n as pre_n,
+        cum_near - n_near as pre_near,
+        total_n - cum_n + n as post_n,
+        total_near - cum_near + n_near as post_near,
+    from running
+),
+
+-- a split qualifies only if the old home has at least `move_min_visit_days` near visits before it and the new
+-- one as many after it; the best-ranked row of a split is the one with the most, so dropping the rows with fewer
+-- before ranking leaves every qualifying split's homes as they were (and only drops splits that cannot qualify)
 old_home as (
     select * from splits
-    where pre_n > 0
-    qualify row_number() over (partition by gid, split_on order by pre_near desc, company asc, store_id asc) = 1
+    where pre_n > 0 and pre_near >= {{ var('move_min_visit_days') }}
+    qualify row_number() over (partition by member_key, split_on order by pre_near desc, centre_key asc) = 1
 ),
 
 new_home as (
     select * from splits
-    where pre_n > 0
-    qualify row_number() over (partition by gid, split_on order by post_near desc, company asc, store_id asc) = 1
+    where pre_n > 0 and post_near >= {{ var('move_min_visit_days') }}
+    qualify row_number() over (partition by member_key, split_on order by post_near desc, centre_key asc) = 1
 ),
 
 qualifying as (
     select
-        old_home.gid,
+        old_home.member_key,
         old_home.split_on,
         old_home.pre_n,
         old_home.post_n,
@@ -130,12 +149,10 @@ qualifying as (
         old_home.post_near as post_old,
         new_home.pre_near as pre_new,
         new_home.post_near as post_new,
-        old_home.company as old_company,
-        old_home.store_id as old_store_id,
-        new_home.company as new_company,
-        new_home.store_id as new_store_id,
+        old_home.centre_key as old_centre_key,
+        new_home.centre_key as new_centre_key,
     from old_home
-    inner join new_home on old_home.gid = new_home.gid and old_home.split_on = new_home.split_on
+    inner join new_home on old_home.member_key = new_home.member_key and old_home.split_on = new_home.split_on
     where
         old_home.pre_near >= {{ var('move_min_visit_days') }}
         and new_home.post_near >= {{ var('move_min_visit_days') }}
@@ -145,6 +162,7 @@ qualifying as (
 
 placed as (
     select
+        old.gid,
         qualifying.*,
         old.lat as old_lat,
         old.lon as old_lon,
@@ -155,9 +173,9 @@ placed as (
         {{ haversine_km('old.lat', 'old.lon', 'new.lat', 'new.lon') }} as distance_km,
     from qualifying
     inner join centres as old
-        on qualifying.gid = old.gid and qualifying.old_company = old.company and qualifying.old_store_id = old.store_id
+        on qualifying.member_key = old.member_key and qualifying.old_centre_key = old.centre_key
     inner join centres as new
-        on qualifying.gid = new.gid and qualifying.new_company = new.company and qualifying.new_store_id = new.store_id
+        on qualifying.member_key = new.member_key and qualifying.new_centre_key = new.centre_key
     where {{ haversine_km('old.lat', 'old.lon', 'new.lat', 'new.lon') }} > {{ var('move_radius_km') }}
 ),
 
@@ -198,7 +216,7 @@ checked as (
             and {{ haversine_km('placed.new_lat', 'placed.new_lon', 'v.lat', 'v.lon') }} <= {{ var('move_radius_km') }}
         ) as first_new_date,
     from placed
-    inner join member_visits as v on placed.gid = v.gid
+    inner join member_visits as v on placed.member_key = v.member_key
     group by placed.gid, placed.split_on
 ),
 
