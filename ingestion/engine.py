@@ -278,15 +278,21 @@ class QuarantineSink:
 
     # Called by DuckDB for each row the COPY rejects or redacts (a scalar Python function: rows that break a
     # rule are few, and an Arrow function costs DuckDB a dataset scan of its result in every vector).
+    # Under the lock: DuckDB's threads call in turn, and the interpreter may switch between them between reading
+    # the list and appending to it, which without the lock could append to a list `drain` has just taken.
     def take_rejected(self, line: int, reason: str, detail: str | None, record: str | None) -> bool:
-        self._rejected_rows.append((line, reason, detail, record))  # list.append is atomic under the GIL
-        if len(self._rejected_rows) >= self.FLUSH_ROWS:
+        with self._lock:
+            self._rejected_rows.append((line, reason, detail, record))
+            full = len(self._rejected_rows) >= self.FLUSH_ROWS
+        if full:
             self.drain()
         return False
 
     def take_redacted(self, line: int, kinds: list[str]) -> bool:
-        self._redacted_rows.append((line, "+".join(kinds)))
-        if len(self._redacted_rows) >= self.FLUSH_ROWS:
+        with self._lock:
+            self._redacted_rows.append((line, "+".join(kinds)))
+            full = len(self._redacted_rows) >= self.FLUSH_ROWS
+        if full:
             self.drain()
         return True
 
