@@ -44,7 +44,12 @@ def records(lake: Lake) -> list[dict[str, Any]]:
 
 def verify(lake: Lake) -> list[str]:
     """Problems in the audit log (empty when intact): removed, altered or reordered records, altered snapshots."""
-    problems = ledger(lake).verify()
+    return ledger(lake).verify() + snapshot_problems(lake)
+
+
+def snapshot_problems(lake: Lake) -> list[str]:
+    """Snapshots the audit records name that are missing or no longer hold the bytes their hash says."""
+    problems = []
     for rec in ledger(lake).records():
         snap = rec.get("snapshot")
         if snap:
