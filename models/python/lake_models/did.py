@@ -31,9 +31,14 @@ Pre-trend placebo: every cohort's enrolment is moved `pre_weeks` (L, 3) weeks ea
 on the L weeks before the real enrolment (event weeks -L .. -1, where the true effect is zero), with its base the K
 weeks before the placebo date (event weeks -L - K .. -L - 1). The placebo weeks never overlap the base they are
 compared with: a week inside its own base would be compared partly with itself and pulled towards zero, hiding a
-pre-trend. The placebo weeks are the real estimate's base weeks (for K <= L): the placebo asks whether the
-enrolling members' base moved like the comparison members' before it, which is what the real estimate assumes
-(a dip or a spike just before enrolment shows up here).
+pre-trend. The placebo weeks lie inside the real estimate's base (its last L weeks; all of it when K <= L): the
+placebo asks whether the enrolling members' base moved like the comparison members' before it, which is what the
+real estimate assumes (a dip or a spike just before enrolment shows up here).
+
+A longer base is more exposed to what happens before enrolment. Members who have stopped shopping do not enrol,
+so an enrolling member was still a customer on its enrolment day while a comparison member may have left during
+the base weeks: the comparison's base holds some of its churn and the enrolling members' does not, which lifts
+the estimate a little (the more base weeks, the more) and shows in the placebo (README, truth tests).
 """
 
 from __future__ import annotations
