@@ -952,7 +952,9 @@ class Ingestion:
         (`gate_failed`, the file kept in quarantine) when the gate names it."""
         if not self.held:
             return
-        from expectations import gates  # Great Expectations: seconds to import, so only when a gate runs
+        # Great Expectations costs seconds to import: `check_landing` imports it only when its proof from the
+        # staged files' footers and distinct gids cannot show every expectation met.
+        from expectations import gates
 
         staged = [gates.StagedBatch(*args) for args, _, _ in self.held]
         report = gates.check_landing(self.lake, staged)
