@@ -498,7 +498,10 @@ class Duck:
 
 
 def _copy_sql(compiled: CompiledContract, contract: Contract, batch_id: str, out_dir: Path, key: str) -> str:
-    cols = ", ".join(f"CAST({q(c)} AS TIMESTAMPTZ) AS {q(c)}" if c in compiled.timestamps else q(c)
+    # The naive-UTC timestamps labelled UTC from their microseconds: the instant `CAST(... AS TIMESTAMPTZ)` gives
+    # under `TimeZone = 'UTC'`, whatever the session's zone, without that cast's ICU calendar per row (17x faster
+    # on 5M timestamps, about a second of CPU per 10M-row file).
+    cols = ", ".join(f"make_timestamptz(epoch_us({q(c)})) AS {q(c)}" if c in compiled.timestamps else q(c)
                      for c in compiled.output_columns)
     keep = ("CASE WHEN _reason IS NULL AND _pii IS NULL THEN true "
             "WHEN _reason IS NULL THEN lake_redacted(_line, _pii) "
