@@ -735,8 +735,9 @@ class Ingestion:
         self.lock: locks.StageLock | None = None
         self._duck: Duck | None = None
         # staged batches waiting for the landing -> raw gate: (the arguments of the `gates.StagedBatch` the gate
-        # reads, publish, refuse). Kept as arguments so that Great Expectations is imported only by `release`:
-        # imported before the files are read, its many objects make every garbage collection of the run slow.
+        # reads, publish, refuse). Kept as arguments so that Great Expectations is imported only by `release`, and
+        # there only when the gate's proof falls short: imported before the files are read, its many objects make
+        # every garbage collection of the run slow.
         self.held: list[tuple[tuple, Callable[[], manifests.ManifestRow],
                               Callable[[str], manifests.ManifestRow]]] = []
         self.pending: dict[tuple[str, str, str], str] = {}  # (company, feed, sha256) -> source, held this run
