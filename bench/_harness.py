@@ -25,7 +25,11 @@ def measure(code: str, env: dict[str, str] | None = None) -> tuple[float, float]
                          check=False)
     if out.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{out.stderr[-3000:]}")
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    # what the wrapper printed last: the code measured may print too (DuckDB's progress bar ends in `\r`)
+    at = out.stdout.rfind('{"wall": ')
+    if at < 0:
+        raise SystemExit(f"benchmark step printed no result:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    res = json.loads(out.stdout[at:].splitlines()[0])
     return res["wall"], res["rss_mb"]
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
 from great_expectations.expectations.metrics.map_metric_provider import (
@@ -20,30 +18,12 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
 )
 
-GID_DIGITS = 12
-# Luhn over the first 11 digits: positions 1, 3, ..., 11 (counting from the left) are doubled, and a
-# doubled digit counts as the sum of its digits.
-DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9])
+from expectations.gid import DOUBLED, gid_ok
 
 
 def gid_ok_pandas(column: pd.Series) -> pd.Series:
     """True where the value is a valid gid (nulls are left to not-null expectations: True)."""
-    text = pa.array(column.astype("string[pyarrow]"), type=pa.large_string())
-    shaped = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{12}$"), False).to_numpy(zero_copy_only=False)
-    out = np.ones(len(column), dtype=bool)
-    out[column.notna().to_numpy()] = False
-    good = text.filter(pa.array(shaped))
-    if len(good):
-        # Every value left is 12 ASCII digits, so the values' bytes are one contiguous block of them: read the
-        # digits straight from the Arrow buffer (no Python string per value).
-        offsets = np.frombuffer(good.buffers()[1], np.int64)[good.offset : good.offset + len(good) + 1]
-        data = np.frombuffer(good.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-        digits = (data.reshape(-1, GID_DIGITS) - 48).astype(np.int64)
-        body = digits[:, :11]
-        odd = np.arange(11) % 2 == 0  # 0-based positions 0, 2, ..., 10 = positions 1, 3, ..., 11
-        total = DOUBLED[body[:, odd]].sum(axis=1) + body[:, ~odd].sum(axis=1)
-        out[np.flatnonzero(shaped)] = (10 - total % 10) % 10 == digits[:, 11]
-    return pd.Series(out, index=column.index)
+    return pd.Series(gid_ok(pa.array(column.astype("string[pyarrow]"))), index=column.index)
 
 
 def gid_ok_spark(column: Any) -> Any:

@@ -7,13 +7,14 @@ the column it is about, so a failure message can name the rule, the table, the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from expectations.custom import ExpectColumnValuesToBeValidGid, ExpectTableColumnsToExclude
 from expectations.rules import SharingRules
 from lake.config import REPO_ROOT
 
@@ -30,22 +31,59 @@ def _meta(rule: str, column: str | None = None, **extra: Any) -> dict:
     return {"rule": rule, "column": column, **extra}
 
 
+def ExpectColumnValuesToBeValidGid(**kwargs: Any) -> Any:  # the GX class, imported when one is built
+    from expectations.custom import ExpectColumnValuesToBeValidGid as E
+
+    return E(**kwargs)
+
+
+def ExpectTableColumnsToExclude(**kwargs: Any) -> Any:
+    from expectations.custom import ExpectTableColumnsToExclude as E
+
+    return E(**kwargs)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An expectation as data: its GX class name, arguments and meta. The landing -> raw suites are written as
+    specs so that ingestion can prove them met from what it already knows (`gates.check_landing`) without
+    importing Great Expectations (seconds), and build the GX objects only when something may fail."""
+
+    kind: str  # the GX class, e.g. ExpectColumnValuesToNotBeNull
+    kwargs: dict
+    meta: dict
+
+    @property
+    def expectation_type(self) -> str:
+        """GX's name for it (`expect_column_values_to_not_be_null`), as its results carry it."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.kind).lower()
+
+    def build(self) -> Any:
+        if self.kind == "ExpectColumnValuesToBeValidGid":
+            return ExpectColumnValuesToBeValidGid(**self.kwargs, meta=dict(self.meta))
+        return getattr(_gx(), self.kind)(**self.kwargs, meta=dict(self.meta))
+
+
 # --- raw zone (landing -> raw) ------------------------------------------------------------------
 
-def raw_schema(contract: Any) -> list[Any]:
+def raw_schema_specs(contract: Any) -> list[Spec]:
     """The columns and types a contract promises, checked on a table of the Parquet schema (`column`, `kind`:
     one row per column of the file, see `arrow_kind`), so no data is read for them."""
-    E = _gx()
     name = contract.path.name
     cols = [c.name for c in contract.columns] + ["_line", "_batch_id"]
     pairs = [(c.name, c.type if c.type != "gid" else "string") for c in contract.columns]
     pairs += [("_line", "int"), ("_batch_id", "string")]
     return [
-        E.ExpectColumnDistinctValuesToEqualSet(column="column", value_set=cols, meta=_meta(
+        Spec("ExpectColumnDistinctValuesToEqualSet", {"column": "column", "value_set": cols}, _meta(
             f"contract {name}: columns", "column", why="exactly the contract's columns (plus _line, _batch_id)")),
-        E.ExpectColumnPairValuesToBeInSet(column_A="column", column_B="kind", value_pairs_set=pairs, meta=_meta(
-            f"contract {name}: types", "kind", why="each column has the contract's type")),
+        Spec("ExpectColumnPairValuesToBeInSet", {"column_A": "column", "column_B": "kind", "value_pairs_set": pairs},
+             _meta(f"contract {name}: types", "kind", why="each column has the contract's type")),
     ]
+
+
+def raw_schema(contract: Any) -> list[Any]:
+    """`raw_schema_specs` as GX expectations."""
+    return [s.build() for s in raw_schema_specs(contract)]
 
 
 def arrow_kind(t: Any) -> str:
@@ -71,19 +109,25 @@ def arrow_kind(t: Any) -> str:
     return str(t)
 
 
-def raw_values(contract: Any) -> tuple[list[Any], list[str]]:
+def raw_values_specs(contract: Any) -> tuple[list[Spec], list[str]]:
     """Row checks of a contract on the landed rows, and the columns they need."""
-    E = _gx()
     out, cols = [], []
     for c in contract.columns:
         if c.required:
-            out.append(E.ExpectColumnValuesToNotBeNull(column=c.name,
-                                                       meta=_meta(f"contract {contract.path.name}: required", c.name)))
+            out.append(Spec("ExpectColumnValuesToNotBeNull", {"column": c.name},
+                            _meta(f"contract {contract.path.name}: required", c.name)))
             cols.append(c.name)
         if c.type == "gid":
-            out.append(ExpectColumnValuesToBeValidGid(column=c.name, meta=_meta("gid: Luhn check digit", c.name)))
+            out.append(Spec("ExpectColumnValuesToBeValidGid", {"column": c.name},
+                            _meta("gid: Luhn check digit", c.name)))
             cols.append(c.name)
     return out, sorted(set(cols))
+
+
+def raw_values(contract: Any) -> tuple[list[Any], list[str]]:
+    """`raw_values_specs` as GX expectations."""
+    specs, cols = raw_values_specs(contract)
+    return [s.build() for s in specs], cols
 
 
 # --- group zone (raw -> group) ------------------------------------------------------------------
@@ -294,12 +338,15 @@ def freshness_suite(rules: SharingRules, companies: Iterable[str]) -> list[Any]:
     return out
 
 
-def volume_suite(rules: SharingRules) -> list[Any]:
-    E = _gx()
+def volume_specs(rules: SharingRules) -> list[Spec]:
     lo, hi = float(rules.volume.get("min_ratio", 0.5)), float(rules.volume.get("max_ratio", 3.0))
-    return [E.ExpectColumnValuesToBeBetween(column="ratio", min_value=lo, max_value=hi, meta=_meta(
+    return [Spec("ExpectColumnValuesToBeBetween", {"column": "ratio", "min_value": lo, "max_value": hi}, _meta(
         "volume.min_ratio/max_ratio", "ratio", why=f"a day's rows between {lo} and {hi} times the usual "
         "(same weekday; paydays and month ends against their own kind)"))]
+
+
+def volume_suite(rules: SharingRules) -> list[Any]:
+    return [s.build() for s in volume_specs(rules)]
 
 
 def retention_suite() -> list[Any]:

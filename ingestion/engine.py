@@ -498,7 +498,10 @@ class Duck:
 
 
 def _copy_sql(compiled: CompiledContract, contract: Contract, batch_id: str, out_dir: Path, key: str) -> str:
-    cols = ", ".join(f"CAST({q(c)} AS TIMESTAMPTZ) AS {q(c)}" if c in compiled.timestamps else q(c)
+    # The naive-UTC timestamps labelled UTC from their microseconds: the instant `CAST(... AS TIMESTAMPTZ)` gives
+    # under `TimeZone = 'UTC'`, whatever the session's zone, without that cast's ICU calendar per row (17x faster
+    # on 5M timestamps, about a second of CPU per 10M-row file).
+    cols = ", ".join(f"make_timestamptz(epoch_us({q(c)})) AS {q(c)}" if c in compiled.timestamps else q(c)
                      for c in compiled.output_columns)
     keep = ("CASE WHEN _reason IS NULL AND _pii IS NULL THEN true "
             "WHEN _reason IS NULL THEN lake_redacted(_line, _pii) "
@@ -732,8 +735,9 @@ class Ingestion:
         self.lock: locks.StageLock | None = None
         self._duck: Duck | None = None
         # staged batches waiting for the landing -> raw gate: (the arguments of the `gates.StagedBatch` the gate
-        # reads, publish, refuse). Kept as arguments so that Great Expectations is imported only by `release`:
-        # imported before the files are read, its many objects make every garbage collection of the run slow.
+        # reads, publish, refuse). Kept as arguments so that Great Expectations is imported only by `release`, and
+        # there only when the gate's proof falls short: imported before the files are read, its many objects make
+        # every garbage collection of the run slow.
         self.held: list[tuple[tuple, Callable[[], manifests.ManifestRow],
                               Callable[[str], manifests.ManifestRow]]] = []
         self.pending: dict[tuple[str, str, str], str] = {}  # (company, feed, sha256) -> source, held this run
@@ -952,7 +956,9 @@ class Ingestion:
         (`gate_failed`, the file kept in quarantine) when the gate names it."""
         if not self.held:
             return
-        from expectations import gates  # Great Expectations: seconds to import, so only when a gate runs
+        # Great Expectations costs seconds to import: `check_landing` imports it only when its proof from the
+        # staged files' footers and distinct gids cannot show every expectation met.
+        from expectations import gates
 
         staged = [gates.StagedBatch(*args) for args, _, _ in self.held]
         report = gates.check_landing(self.lake, staged)
