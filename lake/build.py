@@ -14,13 +14,14 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lake import layout, locks, runlog
+from lake import layout, runlog
 from lake.config import REPO_ROOT, state_dir
 from lake.duck import extension_file, httpfs_extension_file
 from lake.errors import LakeError
@@ -29,7 +30,6 @@ from lake.storage import Lake
 
 PROJECT_DIR = REPO_ROOT / "models"
 MARTS_DB = "marts.duckdb"
-BUILD_STAGING = f"{STAGING}/build"  # the build in progress, beside the published marts (and in the marts zone)
 
 
 @dataclass
@@ -144,7 +144,7 @@ def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = N
     (`expectations.gates.check_marts`). Otherwise the last published marts stay as they were; a gate failure
     raises `GateFailed`.
     """
-    with runlog.recorded(lake, "build") as run, locks.stage_lock(lake, "build"):
+    with runlog.recorded(lake, "build") as run:
         result = _build(lake, select, extra_vars, gate)
         run.rows_out = result.counts.get("success", 0)  # models built
         run.rows_rejected = len(result.failures)
@@ -159,14 +159,11 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) 
     _check_group_zone(lake)
     lake.ensure_zones([MARTS])
     published = marts_db_path(lake)
+    run_id = uuid.uuid4().hex[:12]
     # Same file name as the published one: DuckDB names the catalog after the file, and dbt's views refer to it.
-    # One fixed staging place (the build lock keeps a second build out): dbt re-parses the whole project when
-    # its profile path or vars change, and a folder per run would change both every time.
-    staged_db = published.parent / BUILD_STAGING / MARTS_DB
-    staging = f"{BUILD_STAGING}/export"
-    shutil.rmtree(staged_db.parent, ignore_errors=True)  # what a killed build left; never published
-    lake.delete_dir(MARTS, BUILD_STAGING)
+    staged_db = published.parent / STAGING / run_id / MARTS_DB
     staged_db.parent.mkdir(parents=True, exist_ok=True)
+    staging = f"{STAGING}/{run_id}/export"
     if select and published.exists():  # a partial build needs the other marts it reads: start from a copy
         shutil.copyfile(published, staged_db)
     if not lake.is_s3:
@@ -192,7 +189,7 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) 
         return result
     finally:
         shutil.rmtree(staged_db.parent, ignore_errors=True)
-        lake.delete_dir(MARTS, BUILD_STAGING)
+        lake.delete_dir(MARTS, f"{STAGING}/{run_id}")
 
 
 def _checkpoint(db: Path) -> None:
