@@ -340,11 +340,7 @@ def check_landing(lake: Lake, staged: list[StagedBatch], rules: SharingRules | N
     rules = rules or load_rules()
     started = time.perf_counter()
     volume_files, volume_dates = _landing_volume_input(staged)
-    frame = None
-    if volume_files is not None:
-        files = _daily_files(lake)
-        files = pa.concat_tables([files, volume_files.select(files.column_names).cast(files.schema)])
-        frame = volume_frame(files, rules, volume_dates)
+    frame = _volume_input(lake, rules, volume_dates, volume_files) if volume_files is not None else None
     try:
         proven = _prove_landing(lake, staged, rules, frame)
     except Exception:  # whatever the proof trips on, the GX gate below decides and says why
@@ -355,8 +351,7 @@ def check_landing(lake: Lake, staged: list[StagedBatch], rules: SharingRules | N
     report = check_raw(lake, staged, rules)
     daily = [s for s in staged if s.day]
     if daily:
-        volume = run("volume", [Batch("ops.volume", VOLUME_TABLE, _pandas(frame), suites.volume_suite(rules),
-                                      index_columns=["company", "feed", "date", "baseline"])], rules)
+        volume = _run_volume(frame, rules)
         report.findings += volume.findings
         report.seconds += volume.seconds
         for f in volume.failures:  # examples carry [company=..., feed=..., date=...]: block those files
@@ -787,10 +782,19 @@ def check_volume(lake: Lake, rules: SharingRules | None = None,
     """Rows per company, feed and day against the usual for that kind of day; `extra` adds files not yet
     published (a hand-over checks the run's new files with `dates`)."""
     rules = rules or load_rules()
+    return _run_volume(_volume_input(lake, rules, dates, extra), rules)
+
+
+def _volume_input(lake: Lake, rules: SharingRules, dates: dict[tuple[str, str], set] | None,
+                  extra: pa.Table | None) -> pa.Table:
+    """The volume gate's frame: the published daily files' rows, plus `extra` (files not yet published)."""
     files = _daily_files(lake)
     if extra is not None:
         files = pa.concat_tables([files, extra.select(files.column_names).cast(files.schema)])
-    frame = volume_frame(files, rules, dates)
+    return volume_frame(files, rules, dates)
+
+
+def _run_volume(frame: pa.Table, rules: SharingRules) -> GateReport:
     return run("volume", [Batch("ops.volume", VOLUME_TABLE, _pandas(frame),
                                 suites.volume_suite(rules), index_columns=["company", "feed", "date", "baseline"])],
                rules)
