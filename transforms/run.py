@@ -52,7 +52,7 @@ from transforms.plan import (
     master_sources,
     plan,
 )
-from transforms.schema import arrow_schema, partition_by, to_group_schema
+from transforms.schema import arrow_schema, parquet_options, partition_by, to_group_schema
 
 Progress = Callable[[str], None]
 
@@ -161,7 +161,7 @@ class Job:
             out = out.repartition(*parts)  # one task per partition value: one file per partition
         elif not parts:
             out = out.coalesce(1)
-        writer = out.write.mode("overwrite")
+        writer = out.write.mode("overwrite").options(**parquet_options(table))
         if parts:
             writer = writer.partitionBy(*parts)
         self.say(f"writing group/{table}")

@@ -57,6 +57,22 @@ def partition_by(table: str) -> list[str]:
     return list(group_tables()[table].get("partition_by", []))
 
 
+def parquet_options(table: str) -> dict[str, str]:
+    """Spark writer options for `table`: dictionary encoding only on the columns its `dictionary` lists.
+
+    A table without the key keeps Parquet's default (every column dictionary-encoded while it pays).
+    """
+    spec = group_tables()[table]
+    if "dictionary" not in spec:
+        return {}
+    listed = list(spec["dictionary"])
+    unknown = sorted(set(listed) - set(spec["columns"]) - set(spec.get("partition_by", [])))
+    if unknown:
+        raise LakeError(f"group schema: table {table!r} lists dictionary columns {unknown} it does not have",
+                        f"fix `dictionary` of {table} in {GROUP_SCHEMA.name}")
+    return {"parquet.enable.dictionary": "false", **{f"parquet.enable.dictionary#{c}": "true" for c in listed}}
+
+
 def spark_schema(table: str) -> T.StructType:
     return T.StructType([T.StructField(c, _SPARK_TYPES[t], True) for c, t in columns(table).items()])
 

@@ -97,6 +97,52 @@ def test_one_file_per_partition_and_nothing_else(transformed: Lake) -> None:
     assert "purchases/purchase_date=2026-08-01" in folders and "money_monthly/month=2026-08-01" in folders
 
 
+def test_dictionary_encoding_only_on_listed_columns(tmp_path, spark) -> None:
+    """Files staged by the job, read back: listed columns dictionary-encoded, ids plain even when they repeat.
+
+    The rows repeat every value 100 times, so Parquet's default would dictionary-encode every column
+    (the stores control shows it does for a table without a `dictionary` list).
+    """
+    import pyarrow.parquet as pq
+
+    from transforms.run import Job
+    from transforms.schema import spark_schema
+
+    lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
+    job = Job(spark, lake, load_rules(), work=None, run_id="enc")
+    ts = dt.datetime(2026, 8, 1, 3)
+    rows = [(f"cvs:T{i % 3}", "cvs", "store", "S1", f"G{i % 3}", ts, dt.date(2026, 8, 1), 100 * (i % 3), 1,
+             "cash", None) for i in range(300)]
+    job.stage(spark.createDataFrame(rows, spark_schema("purchases")), "purchases", {"2026-08-01"})
+    stores = [("cvs", f"S{i % 3}", "a store", "Tokyo", "Chuo", 35.0, 139.0, "small", dt.date(2020, 1, 1))
+              for i in range(300)]
+    job.stage(spark.createDataFrame(stores, spark_schema("stores")), "stores", None)
+
+    def encodings(table: str) -> dict[str, set[str]]:
+        rel = next(f for f in lake.list_files("group", f"_staging/enc/{table}") if f.endswith(".parquet"))
+        meta = pq.ParquetFile(lake.uri("group", rel)).metadata
+        return {meta.schema.column(i).name: set(meta.row_group(0).column(i).encodings)
+                for i in range(meta.num_columns)}
+
+    dictionary = {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}
+    purchases = encodings("purchases")
+    assert purchases["company"] & dictionary and purchases["payment_method"] & dictionary
+    assert not (purchases["purchase_id"] | purchases["gid"] | purchases["amount_yen"]) & dictionary
+    assert encodings("stores")["store_id"] & dictionary  # no `dictionary` list: Parquet's default
+
+
+def test_parquet_options_refuse_an_unknown_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lake.errors import LakeError
+    from transforms import schema
+
+    tables = {"t": {"columns": {"a": "string"}, "partition_by": ["d"], "dictionary": ["a", "d", "nope"]}}
+    monkeypatch.setattr(schema, "group_tables", lambda: tables)
+    with pytest.raises(LakeError, match="nope"):
+        schema.parquet_options("t")
+    tables["t"]["dictionary"] = ["a"]
+    assert schema.parquet_options("t") == {"parquet.enable.dictionary": "false", "parquet.enable.dictionary#a": "true"}
+
+
 def test_run_is_recorded_in_the_ops_zone(transformed: Lake) -> None:
     from lake import runlog
 
