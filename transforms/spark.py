@@ -89,7 +89,10 @@ def session_conf(lake: Lake, master: str | None = None) -> dict[str, str]:
         # Few, larger tasks: the conform step partitions by date (one task holds whole dates), and 200 tiny
         # shuffle partitions cost more than they give on two cores.
         "spark.sql.shuffle.partitions": os.environ.get("LAKE_SPARK_SHUFFLE_PARTITIONS", "4" if local else "8"),
-        "spark.sql.adaptive.enabled": "true",
+        # No adaptive execution: it re-plans a cached frame, so its scan loses the frame's partitioning by
+        # date and every aggregate over it shuffled everything again (purchases, member_day, their partial
+        # aggregates). The plan here is fixed by design: one shuffle by date, explicit broadcasts.
+        "spark.sql.adaptive.enabled": "false",
         # A feed's root holds one folder per date: list it on the driver, not with a Spark job per feed.
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
         # Writes partitioned by date keep one open file per date in a task instead of sorting every row

@@ -47,8 +47,6 @@ def spark() -> Iterator[SparkSession]:
     conf.update({
         "spark.app.name": "group-lake-unit-tests",
         "spark.sql.shuffle.partitions": "1",
-        # Small frames: broadcast decisions and AQE re-planning only cost time here.
-        "spark.sql.adaptive.enabled": "false",
         "spark.driver.memory": "1g",
     })
     builder = SparkSession.builder

@@ -131,6 +131,35 @@ def test_dictionary_encoding_only_on_listed_columns(tmp_path, spark) -> None:
     assert encodings("stores")["store_id"] & dictionary  # no `dictionary` list: Parquet's default
 
 
+def test_sales_shuffle_once_by_date(tmp_path, spark) -> None:
+    """The physical plans of the sales tables: the raw rows cross the network once (by date), then never again.
+
+    Every aggregate is keyed on the date first, so it runs where the date already is; an extra exchange
+    (as adaptive execution re-planning a cached frame made) would shuffle every row again.
+    """
+    from transforms import state
+    from transforms.plan import plan
+    from transforms.run import Job, listing
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAKE_PSEUDONYM_KEY", "unit-test-key-0123456789")
+        lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
+        sample_raw.build(lake, DAY)
+        rules = load_rules()
+        work = plan(*listing(lake, rules), state.read_state(lake), list(rules.companies), None)
+        job = Job(spark, lake, rules, work)
+        frames = {}
+        job.stage = lambda df, table, values, by_date=False: frames.__setitem__(table, df)  # plans only
+        job.sales()
+    assert {"purchases", "member_day", "purchase_lines", "member_day_category"} <= set(frames)
+    for table, df in frames.items():
+        plan_text = df._jdf.queryExecution().executedPlan().toString()
+        exchanges = [line.strip() for line in plan_text.splitlines() if "Exchange hashpartitioning" in line]
+        small = ("local_member_id", "_cat_company")  # the sm links and categories deduped before their broadcast
+        others = [e for e in exchanges if "REPARTITION_BY_COL" not in e and not any(k in e for k in small)]
+        assert exchanges and not others, (table, others)
+
+
 def test_parquet_options_refuse_an_unknown_column(monkeypatch: pytest.MonkeyPatch) -> None:
     from lake.errors import LakeError
     from transforms import schema
