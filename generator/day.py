@@ -93,6 +93,8 @@ class DaySimulator:
         self.prog_idx = np.flatnonzero(world.segment == SEGMENT_PROGRAMME)
         self.app_idx = np.flatnonzero(world.app_user)
         self.card_idx = np.flatnonzero(world.segment != SEGMENT_NONE)
+        # the day of the AUTO_CHARGE_DAYS cycle on which each registered card auto-charges
+        self.card_cycle_day = (-world.charge_phase[self.card_idx]) % AUTO_CHARGE_DAYS
         self.once_idx = np.flatnonzero(world.one_purchase)
         self.commuter_idx = world.commuters
         self.base_lam = {
@@ -284,7 +286,7 @@ class DaySimulator:
         if w.beh.topup_when_low:
             auto = np.zeros(0, dtype=np.int64)
         else:
-            auto = self.card_idx[alive[self.card_idx] & ((d + w.charge_phase[self.card_idx]) % AUTO_CHARGE_DAYS == 0)]
+            auto = self.card_idx[alive[self.card_idx] & (self.card_cycle_day == d % AUTO_CHARGE_DAYS)]
         parts.append(
             (
                 MONEY_COMPANY,
@@ -343,7 +345,7 @@ class DaySimulator:
             "sec": np.concatenate([sec, c_sec]),
             "amount": np.concatenate([amount, c_amount]),
         }
-        order = np.lexsort((out["kind"], out["sec"]))
+        order = np.argsort(out["sec"] * 2 + out["kind"], kind="stable")  # by time, charges first (kind 0, 1)
         return {k: a[order] for k, a in out.items()}
 
     # ---- app events --------------------------------------------------------------------------------------
@@ -427,7 +429,7 @@ class DaySimulator:
                 )
         out = {k: np.concatenate(a) if a else np.zeros(0, np.int64) for k, a in ev.items()}
         out["ms"] = rng.integers(0, 1000, len(out["member"]))
-        order = np.lexsort((out["ms"], out["sec"]))
+        order = np.argsort(out["sec"] * 1000 + out["ms"], kind="stable")  # by time to the millisecond
         return {k: a[order] for k, a in out.items()}
 
     # ---- the day -----------------------------------------------------------------------------------------

@@ -68,12 +68,13 @@ def nearest(
             # ranking only: a flat-earth squared distance is enough (and far cheaper than haversine)
             scale = np.cos(np.radians(lat[m]))[:, None]
             d = (c_lat - lat[m, None]) ** 2 + ((c_lon - lon[m, None]) * scale) ** 2
-            part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < len(cand) else np.argsort(d, axis=1)[:, :kk]
-            rows = np.arange(len(m))[:, None]
-            part = np.take_along_axis(part, np.argsort(d[rows, part], axis=1), axis=1)
-            out[m, :kk] = cand[part]
+            rows = np.arange(len(m))
+            for j in range(kk):  # the nearest, then the next nearest (k is small: cheaper than a partition)
+                best = d.argmin(axis=1)
+                out[m, j] = cand[best]
+                d[rows, best] = np.inf
             if kk < k:
-                out[m, kk:] = cand[part[:, -1:]]
+                out[m, kk:] = out[m, kk - 1 : kk]
     return out
 
 
