@@ -181,11 +181,24 @@ def _mask(n: int, rows: np.ndarray) -> np.ndarray:
 
 
 def replace_rows(col: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """``col`` (decoded to plain strings) with ``values`` at ``rows`` (sorted)."""
+    """``col`` with ``values`` at ``rows`` (sorted), as plain strings; a dictionary column of strings stays one
+    (the values join its dictionary, so no row is decoded: the text written is the same)."""
+    if pa.types.is_dictionary(col.type) and pa.types.is_string(col.type.value_type):
+        return _replace_in_dictionary(col, rows, pc.cast(values, pa.string()))
     plain = decode(col)
     if not pa.types.is_string(plain.type):
         plain = pc.cast(plain, pa.string())
     return pc.replace_with_mask(plain, pa.array(_mask(len(plain), rows)), pc.cast(values, plain.type))
+
+
+def _replace_in_dictionary(col: pa.DictionaryArray, rows: np.ndarray, values: pa.StringArray) -> pa.DictionaryArray:
+    base = len(col.dictionary)
+    idx = pc.fill_null(col.indices, 0).to_numpy().astype(np.int32 if base + len(rows) >= 2**15 else np.int16)
+    idx[rows] = base + np.arange(len(rows))
+    null = col.is_null().to_numpy(zero_copy_only=False)
+    null[rows] = values.is_null().to_numpy(zero_copy_only=False)
+    dictionary = pa.concat_arrays([col.dictionary, values])
+    return pa.DictionaryArray.from_arrays(pa.array(idx, mask=null if null.any() else None), dictionary)
 
 
 def _garbage_times(rng: np.random.Generator, k: int, date_txt: str, style: str) -> pa.Array:
