@@ -37,6 +37,15 @@ Progress = Callable[[str, int, int], None]
 NEAR_HOME_KM = 5.0  # a store this close to the member's home is in the home area (truth of what moves can show)
 TRUTH_ZONE = "ops"
 TRUTH_DIR = "generator"
+FAULT_TABLE_SCHEMA = (
+    ("company", pa.string()),
+    ("feed", pa.string()),
+    ("file", pa.string()),
+    ("line", pa.int64()),
+    ("line_basis", pa.string()),
+    ("kind", pa.string()),
+    ("field", pa.string()),
+)
 COLUMN_FAULTS = ("wrong_encoding", "missing_columns", "extra_columns")
 # file-level faults planted when bad_rate > 0: (kind, company), each on its own day where possible
 FILE_FAULT_PLAN: tuple[tuple[str, str], ...] = (
@@ -119,7 +128,7 @@ class _Run:
         self.selected = cfg.selected()
         self.files: list[dict] = []
         self.rows: dict[str, dict[str, int]] = {}
-        self.fault_rows: list[pa.Table] = []
+        self.fault_rows: list[tuple[dict[str, str], np.ndarray]] = []  # (labels of a file and kind, its lines)
         self.fault_counts: list[dict] = []
         self.file_faults: list[dict] = []
         self.receipts = {c: {"receipts": 0, "lines": 0, "anonymous_receipts": 0} for c in cat.SALES_COMPANIES}
@@ -153,23 +162,31 @@ class _Run:
     def record_faults(self, out: FileOut) -> None:
         for kind in out.faults:
             lines = out.fault_lines(kind)
-            n = len(lines)
             self.fault_counts.append(
-                {"company": out.company, "feed": out.feed, "file": out.name, "kind": kind, "rows": n}
+                {"company": out.company, "feed": out.feed, "file": out.name, "kind": kind, "rows": len(lines)}
             )
-            self.fault_rows.append(
-                pa.table(
-                    {
-                        "company": pa.array([out.company] * n, pa.string()),
-                        "feed": pa.array([out.feed] * n, pa.string()),
-                        "file": pa.array([out.name] * n, pa.string()),
-                        "line": pa.array(lines.astype(np.int64)),
-                        "line_basis": pa.array([out.basis] * n, pa.string()),
-                        "kind": pa.array([kind] * n, pa.string()),
-                        "field": pa.array([FAULT_FIELDS[out.company][kind]] * n, pa.string()),
-                    }
-                )
-            )
+            labels = {
+                "company": out.company,
+                "feed": out.feed,
+                "file": out.name,
+                "line_basis": out.basis,
+                "kind": kind,
+                "field": FAULT_FIELDS[out.company][kind],
+            }
+            self.fault_rows.append((labels, lines))
+
+    def fault_table(self) -> pa.Table:
+        """The planted bad rows (bad_rows.parquet): one row per bad row, the labels of its file and kind."""
+        if not self.fault_rows:
+            return pa.table({k: pa.array([], t) for k, t in FAULT_TABLE_SCHEMA})
+        which = pa.array(np.repeat(np.arange(len(self.fault_rows)), [len(lines) for _, lines in self.fault_rows]))
+        lines = np.concatenate([lines for _, lines in self.fault_rows]).astype(np.int64)
+        return pa.table(
+            {
+                k: pa.array(lines) if k == "line" else pa.array([lb[k] for lb, _ in self.fault_rows], t).take(which)
+                for k, t in FAULT_TABLE_SCHEMA
+            }
+        )
 
 
 def _truncate(data: bytes, frac: float) -> tuple[bytes, int]:
@@ -452,23 +469,7 @@ def _write_truth(run: _Run, world: World) -> dict:
         "life_stages": put("life_stages.parquet", life),
         "campaign_members": put("campaign_members.parquet", camp_members),
     }
-    if run.fault_rows:
-        faults = pa.concat_tables(run.fault_rows)
-    else:
-        faults = pa.table(
-            {
-                k: pa.array([], t)
-                for k, t in (
-                    ("company", pa.string()),
-                    ("feed", pa.string()),
-                    ("file", pa.string()),
-                    ("line", pa.int64()),
-                    ("line_basis", pa.string()),
-                    ("kind", pa.string()),
-                    ("field", pa.string()),
-                )
-            }
-        )
+    faults = run.fault_table()
     tables["bad_rows"] = put("bad_rows.parquet", faults)
 
     campaigns = [_campaign_truth(run, w, c) for c in w.campaigns]
