@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -150,12 +150,13 @@ class _Run:
         self.mover_home_days = np.zeros((max(k, 1), world.days), dtype=bool)  # ... with one near the home of the day
 
     def write(self, company: str, feed: str, name: str, data: bytes, rows: int) -> None:
+        self.sink.write_bytes(f"landing-{company}", f"{feed}/{name}", data)
+        self.record_file(company, feed, name, len(data), rows)
+
+    def record_file(self, company: str, feed: str, name: str, size: int, rows: int) -> None:
         zone = f"landing-{company}"
         path = f"{feed}/{name}"
-        self.sink.write_bytes(zone, path, data)
-        self.files.append(
-            {"zone": zone, "path": path, "company": company, "feed": feed, "rows": rows, "bytes": len(data)}
-        )
+        self.files.append({"zone": zone, "path": path, "company": company, "feed": feed, "rows": rows, "bytes": size})
         self.rows.setdefault(company, {}).setdefault(feed, 0)
         self.rows[company][feed] += rows
 
@@ -218,20 +219,23 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     if "dept" in daily or "hq" in run.selected:
         writer.pii()  # build shared caches before threads use them
     n_steps = cfg.days + 1
-    # writers of day d run on a small thread pool (numpy, pyarrow and zlib release the GIL) while the
-    # main thread simulates day d + 1; files reach the sink in a fixed order, so output is deterministic
+    # the files of day d are formatted and written by a small thread pool (numpy, pyarrow, zlib and file
+    # writes release the GIL) while the main thread simulates day d + 1; each file's bytes depend only on
+    # its day, and the main thread records the files in a fixed order, so the output is deterministic
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(daily) or 1))) as pool:
-        pending: list[tuple[int, str, Future[FileOut]]] = []
+        pending: list[tuple[int, str, Future[Landed]]] = []
         for d in range(cfg.days + 1):
             if d < cfg.days:
                 dd = sim.run(d)
                 _account(run, world, dd)
-                submitted = [(d, c, pool.submit(getattr(writer, c), dd, fplan.get((d, c)))) for c in daily]
+                submitted = [
+                    (d, c, pool.submit(_write_daily, writer, sink, c, dd, fplan.get((d, c)))) for c in daily
+                ]
                 del dd
             else:
                 submitted = []
-            for pd_, company, fut in pending:
-                _emit(run, company, fut.result(), fplan.get((pd_, company)))
+            for _, _, fut in pending:
+                _record(run, fut.result())
             if pending:
                 run.progress(f"day {world.date(pending[0][0]).isoformat()}", pending[0][0] + 1, n_steps)
             elif d > 0 and not daily:
@@ -259,8 +263,23 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     }
 
 
-def _emit(run: _Run, company: str, out: FileOut, ff: str | None) -> None:
-    """Write one daily file (applying byte-level file faults) and record its faults."""
+@dataclass(frozen=True)
+class Landed:
+    """A daily file once written: the writer's output (without its bytes), the files that reached the sink
+    as (name, size) and the file-level fault planted, if any."""
+
+    out: FileOut
+    files: tuple[tuple[str, int], ...]
+    file_fault: dict | None
+
+
+def _write_daily(writer: DayWriter, sink: Sink, company: str, dd: DayData, ff: str | None) -> Landed:
+    """Format one company's file of a day (runs on the pool) and write it through the sink."""
+    return _land(sink, getattr(writer, company)(dd, ff), ff)
+
+
+def _land(sink: Sink, out: FileOut, ff: str | None) -> Landed:
+    """Write one daily file, applying byte-level file faults (``ff``): a truncated copy, or a resent one."""
     data = out.data
     detail: dict = {}
     if ff == "truncated_file":
@@ -282,27 +301,31 @@ def _emit(run: _Run, company: str, out: FileOut, ff: str | None) -> None:
                 "note": f"cut mid-line: lines 2..{complete + 1} are whole, line {complete + 2} is partial",
             }
     elif ff == "missing_columns":
-        detail = {"missing_column": MISSING_COLUMN[company]}
+        detail = {"missing_column": MISSING_COLUMN[out.company]}
     elif ff == "extra_columns":
         detail = {"extra_column": EXTRA_COLUMN, "position": "last"}
     elif ff == "wrong_encoding":
         detail = {"encoding": "utf-8", "expected": "cp932"}
-    run.write(company, out.feed, out.name, data, out.rows)
+    names = [out.name]
+    fault = None
     if ff == "duplicate_file":
         stem, dot, ext = out.name.partition(".")
-        dup = f"{stem}_resend{dot}{ext}"
-        run.write(company, out.feed, dup, data, out.rows)
-        run.file_faults.append(
-            {
-                "company": company,
-                "feed": out.feed,
-                "file": dup,
-                "kind": "duplicate_file",
-                "duplicate_of": out.name,
-            }
-        )
+        names.append(f"{stem}_resend{dot}{ext}")
+        fault = {"company": out.company, "feed": out.feed, "file": names[1], "kind": ff, "duplicate_of": out.name}
     elif ff:
-        run.file_faults.append({"company": company, "feed": out.feed, "file": out.name, "kind": ff, **detail})
+        fault = {"company": out.company, "feed": out.feed, "file": out.name, "kind": ff, **detail}
+    for name in names:
+        sink.write_bytes(f"landing-{out.company}", f"{out.feed}/{name}", data)
+    return Landed(replace(out, data=b""), tuple((name, len(data)) for name in names), fault)
+
+
+def _record(run: _Run, landed: Landed) -> None:
+    """Record a written daily file in the run (files, rows, file and row faults)."""
+    out = landed.out
+    for name, size in landed.files:
+        run.record_file(out.company, out.feed, name, size, out.rows)
+    if landed.file_fault:
+        run.file_faults.append(landed.file_fault)
     run.record_faults(out)
 
 
@@ -314,12 +337,13 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
         r["lines"] += len(dd.lines[company].visit)
         r["anonymous_receipts"] += int((v.member < 0).sum())
     n, d = world.n, dd.day
+    members, totals = [], []  # of every company's member receipts: one count for all (sums of whole yen are exact)
     for company, v in dd.visits.items():
         has = v.member >= 0
         m = v.member[has]
         total = dd.lines[company].total[has]
-        run.visits_m += np.bincount(m, minlength=n)
-        run.spend_m += np.bincount(m, weights=total, minlength=n)
+        members.append(m)
+        totals.append(total)
         ci = cat.CI[company]
         for first, sel in ((run.first_normal, v.kind[has] == 0), (run.first_any, slice(None))):
             idx = m[sel]
@@ -342,6 +366,9 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
             extra = v.kind[has] == KIND_PROGRAMME
             run.extra_visits_m += np.bincount(m[extra], minlength=n)
             run.extra_spend_m += np.bincount(m[extra], weights=total[extra], minlength=n)
+    all_members = np.concatenate(members)
+    run.visits_m += np.bincount(all_members, minlength=n)
+    run.spend_m += np.bincount(all_members, weights=np.concatenate(totals), minlength=n)
     v = dd.visits["cvs"]
     extra = v.kind == KIND_PROGRAMME
     run.extra_visits += int(extra.sum())
