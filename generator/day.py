@@ -3,7 +3,7 @@ receipt lines, payments, e-money transactions and app events. All vectorised ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -434,8 +434,14 @@ class DaySimulator:
 
     # ---- the day -----------------------------------------------------------------------------------------
     def run(self, d: int) -> DayData:
+        """Simulate day d: :meth:`shop`, then :meth:`settle`."""
+        return self.settle(self.shop(d))
+
+    def shop(self, d: int) -> DayData:
+        """Everything of day d that depends on that day alone: visits, receipt lines, payments and app events
+        (``money`` is left for :meth:`settle`). Days can be shopped in any order, several at once."""
         w = self.w
-        alive = (w.joined_day <= d) & (w.churn_day > d)
+        alive = self._alive(d)
         moved = w.move_day <= d
         cur_pref = np.where(moved, w.new_pref, w.home_pref)
         visits, lines, pay, extra = {}, {}, {}, {}
@@ -446,10 +452,18 @@ class DaySimulator:
             if ex is not None:
                 extra[company] = ex
             pay[company] = self._payments(d, company, v)
-        money = self._money(d, visits, lines, pay, alive)
         app = self._app(d, visits, alive)
         extra["cur_pref"] = cur_pref
-        return DayData(d, visits, lines, pay, money, app, extra)
+        return DayData(d, visits, lines, pay, {}, app, extra)
+
+    def settle(self, dd: DayData) -> DayData:
+        """The e-money transactions of a shopped day. Days must be settled in order: in the confounding mode
+        card balances carry over from one day to the next."""
+        d = dd.day
+        return replace(dd, money=self._money(d, dd.visits, dd.lines, dd.pay, self._alive(d)))
+
+    def _alive(self, d: int) -> np.ndarray:
+        return (self.w.joined_day <= d) & (self.w.churn_day > d)
 
 
 __all__ = [

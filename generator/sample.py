@@ -204,7 +204,7 @@ def _truncate(data: bytes, frac: float) -> tuple[bytes, int]:
 
 def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None, workers: int = 2) -> dict:
     """Write all landing files through ``sink``; returns the summary (files and rows per company/feed,
-    truth summary). Deterministic for the config (whatever ``workers``). Memory is bounded by two days.
+    truth summary). Deterministic for the config (whatever ``workers``). Memory is bounded by three days.
 
     ``progress(label, done, total)`` is called after each day's files are written and after the masters."""
     cfg.validate()
@@ -219,14 +219,18 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     if "dept" in daily or "hq" in run.selected:
         writer.pii()  # build shared caches before threads use them
     n_steps = cfg.days + 1
-    # the files of day d are formatted and written by a small thread pool (numpy, pyarrow, zlib and file
-    # writes release the GIL) while the main thread simulates day d + 1; each file's bytes depend only on
-    # its day, and the main thread records the files in a fixed order, so the output is deterministic
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(daily) or 1))) as pool:
+    # a small thread pool (numpy, pyarrow, zlib and file writes release the GIL) shops day d + 1 (the part of
+    # the simulation that depends on the day alone) and formats and writes the files of day d, while the main
+    # thread settles the days in order and keeps the running totals. Each file's bytes depend only on its day,
+    # and the main thread records the files in a fixed order, so the output is deterministic.
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: list[tuple[int, str, Future[Landed]]] = []
+        shopping = pool.submit(sim.shop, 0)
         for d in range(cfg.days + 1):
             if d < cfg.days:
-                dd = sim.run(d)
+                dd = sim.settle(shopping.result())
+                if d + 1 < cfg.days:
+                    shopping = pool.submit(sim.shop, d + 1)
                 _account(run, world, dd)
                 submitted = [
                     (d, c, pool.submit(_write_daily, writer, sink, c, dd, fplan.get((d, c)))) for c in daily
