@@ -232,9 +232,7 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
                 if d + 1 < cfg.days:
                     shopping = pool.submit(sim.shop, d + 1)
                 _account(run, world, dd)
-                submitted = [
-                    (d, c, pool.submit(_write_daily, writer, sink, c, dd, fplan.get((d, c)))) for c in daily
-                ]
+                submitted = [(d, c, pool.submit(_write_daily, writer, sink, c, dd, fplan.get((d, c)))) for c in daily]
                 del dd
             else:
                 submitted = []
