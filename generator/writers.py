@@ -181,10 +181,11 @@ def _mask(n: int, rows: np.ndarray) -> np.ndarray:
 
 
 def replace_rows(col: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """``col`` with ``values`` at ``rows`` (sorted), as plain strings. A dictionary column of strings no longer
-    than the column (a day's timestamps, say) stays one: the values join its dictionary, so no row is decoded
-    (the text written is the same)."""
-    if pa.types.is_dictionary(col.type) and pa.types.is_string(col.type.value_type) and len(col.dictionary) <= len(col):
+    """``col`` with ``values`` at ``rows`` (sorted), as plain strings. A dictionary column of strings stays one
+    unless its dictionary is much larger than the column (a small file's gids): the values join the
+    dictionary, so no row is decoded (decoding and replacing costs several times more; same text written)."""
+    dictionary_of_strings = pa.types.is_dictionary(col.type) and pa.types.is_string(col.type.value_type)
+    if dictionary_of_strings and len(col.dictionary) <= 16 * len(col):
         return _replace_in_dictionary(col, rows, pc.cast(values, pa.string()))
     plain = decode(col)
     if not pa.types.is_string(plain.type):
