@@ -218,16 +218,21 @@ def to_str(values: np.ndarray | pa.Array) -> pa.Array:
 
 def lines_bytes(lines: pa.Array) -> bytes:
     """Concatenate string values (each already ending in a newline) into one bytes object."""
+    return lines_buffer(lines).to_pybytes()
+
+
+def lines_buffer(lines: pa.Array) -> pa.Buffer:
+    """The bytes of :func:`lines_bytes` as a slice of the column's data buffer (no copy)."""
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     if len(lines) == 0:
-        return b""
+        return pa.py_buffer(b"")
     if lines.null_count:
         raise ValueError("null line in output")
     bufs = lines.buffers()
     off_t = np.int64 if pa.types.is_large_string(lines.type) else np.int32
     offsets = np.frombuffer(bufs[1], dtype=off_t, count=len(lines) + 1, offset=lines.offset * off_t().itemsize)
-    return bufs[2].to_pybytes()[offsets[0] : offsets[-1]]
+    return bufs[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
 
 
 def json_lists(items: pa.Array, counts: np.ndarray) -> pa.Array:

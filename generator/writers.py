@@ -30,6 +30,7 @@ from .textfmt import (
     format_timestamps,
     json_lists,
     json_quote,
+    lines_buffer,
     lines_bytes,
     raw_strings,
     to_str,
@@ -713,8 +714,9 @@ class DayWriter:
                 occurred = replace_rows(occurred, rows, pa.array(['"yesterday"'] * len(rows)))
             elif kind == "missing_required":
                 eid = replace_rows(eid, rows, pa.array([""] * len(rows)))
-        types = pa.array(list(cat.APP_EVENT_TYPES)).take(pa.array(a["type"]))
-        apps = pa.array(list(APP_NAMES)).take(pa.array(a["app"]))
+        # the type and the app with the JSON text around them: looked up in their few values, not joined per line
+        event_type = concat('","event_type":"', pa.array(list(cat.APP_EVENT_TYPES)), '","occurred_at":')
+        app = concat(',"app":"', pa.array(list(APP_NAMES)), '","properties":')
         camp_ids = pa.array([c.campaign_id for c in w.campaigns] or [""])
         has_store = a["store"] >= 0
         gstore = np.zeros(n, dtype=np.int64)
@@ -755,17 +757,13 @@ class DayWriter:
             eid,
             '"gid":"',
             gid,
-            '","event_type":"',
-            types,
-            '","occurred_at":',
+            event_type.take(pa.array(a["type"])),
             occurred,
-            ',"app":"',
-            apps,
-            '","properties":',
+            app.take(pa.array(a["app"])),
             props,
             "}\n",
         )
-        data = gzip.compress(lines_bytes(lines), compresslevel=1, mtime=0)
+        data = gzip.compress(lines_buffer(lines), compresslevel=1, mtime=0)
         return FileOut("app", "events", f"app_events_{self.ymd(d)}.jsonl.gz", data, n, "jsonl", faults)
 
     # ---- money -----------------------------------------------------------------------------------------
