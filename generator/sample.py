@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
@@ -149,10 +149,6 @@ class _Run:
         self.mover_days = np.zeros((max(k, 1), world.days), dtype=bool)  # movers' days with a store visit
         self.mover_home_days = np.zeros((max(k, 1), world.days), dtype=bool)  # ... with one near the home of the day
 
-    def write(self, company: str, feed: str, name: str, data: bytes, rows: int) -> None:
-        self.sink.write_bytes(f"landing-{company}", f"{feed}/{name}", data)
-        self.record_file(company, feed, name, len(data), rows)
-
     def record_file(self, company: str, feed: str, name: str, size: int, rows: int) -> None:
         zone = f"landing-{company}"
         path = f"{feed}/{name}"
@@ -226,6 +222,7 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: list[tuple[int, str, Future[Landed]]] = []
         shopping = pool.submit(sim.shop, 0)
+        masters_written = pool.submit(_write_masters, sink, run.selected, world, writer)
         for d in range(cfg.days + 1):
             if d < cfg.days:
                 dd = sim.settle(shopping.result())
@@ -243,7 +240,8 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
             elif d > 0 and not daily:
                 run.progress(f"day {world.date(d - 1).isoformat()}", d, n_steps)
             pending = submitted
-    _write_masters(run, world, writer)
+        for written in masters_written.result():
+            run.record_file(*written)
     run.progress("masters", n_steps, n_steps)
     truth = _write_truth(run, world)
     return {
@@ -380,25 +378,34 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
     run.emoney_only_days += int((alive & (world.segment == SEGMENT_EMONEY)).sum())
 
 
-def _write_masters(run: _Run, world: World, writer: DayWriter) -> None:
-    for company in run.selected:
+def _write_masters(
+    sink: Sink, selected: tuple[str, ...], world: World, writer: DayWriter
+) -> list[tuple[str, str, str, int, int]]:
+    """Format and write every master extract (they depend on the world alone: the pool does this while the days
+    run); returns what was written as (company, feed, name, size, rows), in the order the run records them."""
+    written = []
+    for company, feed, name, (data, rows) in _master_files(selected, world, writer):
+        sink.write_bytes(f"landing-{company}", f"{feed}/{name}", data)
+        written.append((company, feed, name, len(data), rows))
+    return written
+
+
+def _master_files(
+    selected: tuple[str, ...], world: World, writer: DayWriter
+) -> Iterator[tuple[str, str, str, tuple[bytes, int]]]:
+    """(company, feed, file name, (bytes, rows)) of each master extract."""
+    for company in selected:
         if company == "hq":
             continue
-        data, n = masters.stores_csv(world, company)
-        run.write(company, "stores", "stores.csv", data, n)
-        data, n = masters.categories_csv(company)
-        run.write(company, "categories", "categories.csv", data, n)
+        yield company, "stores", "stores.csv", masters.stores_csv(world, company)
+        yield company, "categories", "categories.csv", masters.categories_csv(company)
         if company == "sm":
-            data, n = masters.id_links_csv(world)
-            run.write(company, "id_links", "sm_id_links.csv", data, n)
-    if "hq" in run.selected:
+            yield company, "id_links", "sm_id_links.csv", masters.id_links_csv(world)
+    if "hq" in selected:
         last = world.date(world.days - 1).strftime("%Y%m%d")
-        data, n = masters.members_csv(world, *writer.pii())
-        run.write("hq", "members", f"members_{last}.csv", data, n)
-        data, n = masters.campaigns_csv(world)
-        run.write("hq", "campaigns", "campaigns.csv", data, n)
-        data, n = masters.assignments_csv(world)
-        run.write("hq", "campaign_assignments", "campaign_assignments.csv", data, n)
+        yield "hq", "members", f"members_{last}.csv", masters.members_csv(world, *writer.pii())
+        yield "hq", "campaigns", "campaigns.csv", masters.campaigns_csv(world)
+        yield "hq", "campaign_assignments", "campaign_assignments.csv", masters.assignments_csv(world)
 
 
 def _config_dict(cfg: GeneratorConfig) -> dict:
