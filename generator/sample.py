@@ -176,14 +176,15 @@ class _Run:
         """The planted bad rows (bad_rows.parquet): one row per bad row, the labels of its file and kind."""
         if not self.fault_rows:
             return pa.table({k: pa.array([], t) for k, t in FAULT_TABLE_SCHEMA})
+        # the table's rows in order, each with the index of its (file, kind) in fault_rows
         which = pa.array(np.repeat(np.arange(len(self.fault_rows)), [len(lines) for _, lines in self.fault_rows]))
-        lines = np.concatenate([lines for _, lines in self.fault_rows]).astype(np.int64)
-        return pa.table(
-            {
-                k: pa.array(lines) if k == "line" else pa.array([lb[k] for lb, _ in self.fault_rows], t).take(which)
-                for k, t in FAULT_TABLE_SCHEMA
-            }
-        )
+        columns = {}
+        for key, typ in FAULT_TABLE_SCHEMA:
+            if key == "line":
+                columns[key] = pa.array(np.concatenate([lines for _, lines in self.fault_rows]).astype(np.int64))
+            else:
+                columns[key] = pa.array([labels[key] for labels, _ in self.fault_rows], typ).take(which)
+        return pa.table(columns)
 
 
 def _truncate(data: bytes, frac: float) -> tuple[bytes, int]:
