@@ -79,6 +79,15 @@ def _rng(world: World, *stream: int) -> np.random.Generator:
     return np.random.default_rng([world.seed, *stream])
 
 
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for integer keys in [0, 2**32): a stable sort on the low 16 bits, then
+    on the high 16 bits (numpy radix-sorts 16-bit integers: two to four times faster on a day's rows)."""
+    if keys.size and (keys.min() < 0 or keys.max() >= 2**32):
+        return np.argsort(keys, kind="stable")
+    order = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    return order[np.argsort((keys[order] >> 16).astype(np.uint16), kind="stable")]
+
+
 def _times(rng: np.random.Generator, company: str, k: int) -> np.ndarray:
     hour = np.searchsorted(cat.hour_cdf(company), rng.random(k), side="right")
     return np.minimum(hour, 23) * 3600 + rng.integers(0, 3600, k)
@@ -172,7 +181,7 @@ class DaySimulator:
         kind = np.concatenate([kind, np.zeros(n_anon, dtype=np.int8)])
         campaign = np.concatenate([campaign, np.full(n_anon, -1, dtype=np.int64)])
         secs = _times(rng, company, len(member))
-        order = np.argsort(secs, kind="stable")
+        order = _stable_order(secs)
         return Visits(member[order], store[order], secs[order], kind[order], campaign[order])
 
     # ---- receipt lines -----------------------------------------------------------------------------------
@@ -345,7 +354,7 @@ class DaySimulator:
             "sec": np.concatenate([sec, c_sec]),
             "amount": np.concatenate([amount, c_amount]),
         }
-        order = np.argsort(out["sec"] * 2 + out["kind"], kind="stable")  # by time, charges first (kind 0, 1)
+        order = _stable_order(out["sec"] * 2 + out["kind"])  # by time, charges first (kind 0, payments 1)
         return {k: a[order] for k, a in out.items()}
 
     # ---- app events --------------------------------------------------------------------------------------
@@ -429,7 +438,7 @@ class DaySimulator:
                 )
         out = {k: np.concatenate(a) if a else np.zeros(0, np.int64) for k, a in ev.items()}
         out["ms"] = rng.integers(0, 1000, len(out["member"]))
-        order = np.argsort(out["sec"] * 1000 + out["ms"], kind="stable")  # by time to the millisecond
+        order = _stable_order(out["sec"] * 1000 + out["ms"])  # by time to the millisecond
         return {k: a[order] for k, a in out.items()}
 
     # ---- the day -----------------------------------------------------------------------------------------
