@@ -3,7 +3,7 @@ receipt lines, payments, e-money transactions and app events. All vectorised ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,6 +79,15 @@ def _rng(world: World, *stream: int) -> np.random.Generator:
     return np.random.default_rng([world.seed, *stream])
 
 
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for integer keys in [0, 2**32): a stable sort on the low 16 bits, then
+    on the high 16 bits (numpy radix-sorts 16-bit integers: two to four times faster on a day's rows)."""
+    if keys.size and (keys.min() < 0 or keys.max() >= 2**32):
+        return np.argsort(keys, kind="stable")
+    order = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    return order[np.argsort((keys[order] >> 16).astype(np.uint16), kind="stable")]
+
+
 def _times(rng: np.random.Generator, company: str, k: int) -> np.ndarray:
     hour = np.searchsorted(cat.hour_cdf(company), rng.random(k), side="right")
     return np.minimum(hour, 23) * 3600 + rng.integers(0, 3600, k)
@@ -93,6 +102,8 @@ class DaySimulator:
         self.prog_idx = np.flatnonzero(world.segment == SEGMENT_PROGRAMME)
         self.app_idx = np.flatnonzero(world.app_user)
         self.card_idx = np.flatnonzero(world.segment != SEGMENT_NONE)
+        # the day of the AUTO_CHARGE_DAYS cycle on which each registered card auto-charges
+        self.card_cycle_day = (-world.charge_phase[self.card_idx]) % AUTO_CHARGE_DAYS
         self.once_idx = np.flatnonzero(world.one_purchase)
         self.commuter_idx = world.commuters
         self.base_lam = {
@@ -170,7 +181,7 @@ class DaySimulator:
         kind = np.concatenate([kind, np.zeros(n_anon, dtype=np.int8)])
         campaign = np.concatenate([campaign, np.full(n_anon, -1, dtype=np.int64)])
         secs = _times(rng, company, len(member))
-        order = np.argsort(secs, kind="stable")
+        order = _stable_order(secs)
         return Visits(member[order], store[order], secs[order], kind[order], campaign[order])
 
     # ---- receipt lines -----------------------------------------------------------------------------------
@@ -284,7 +295,7 @@ class DaySimulator:
         if w.beh.topup_when_low:
             auto = np.zeros(0, dtype=np.int64)
         else:
-            auto = self.card_idx[alive[self.card_idx] & ((d + w.charge_phase[self.card_idx]) % AUTO_CHARGE_DAYS == 0)]
+            auto = self.card_idx[alive[self.card_idx] & (self.card_cycle_day == d % AUTO_CHARGE_DAYS)]
         parts.append(
             (
                 MONEY_COMPANY,
@@ -343,7 +354,7 @@ class DaySimulator:
             "sec": np.concatenate([sec, c_sec]),
             "amount": np.concatenate([amount, c_amount]),
         }
-        order = np.lexsort((out["kind"], out["sec"]))
+        order = _stable_order(out["sec"] * 2 + out["kind"])  # by time, charges first (kind 0, payments 1)
         return {k: a[order] for k, a in out.items()}
 
     # ---- app events --------------------------------------------------------------------------------------
@@ -427,13 +438,19 @@ class DaySimulator:
                 )
         out = {k: np.concatenate(a) if a else np.zeros(0, np.int64) for k, a in ev.items()}
         out["ms"] = rng.integers(0, 1000, len(out["member"]))
-        order = np.lexsort((out["ms"], out["sec"]))
+        order = _stable_order(out["sec"] * 1000 + out["ms"])  # by time to the millisecond
         return {k: a[order] for k, a in out.items()}
 
     # ---- the day -----------------------------------------------------------------------------------------
     def run(self, d: int) -> DayData:
+        """Simulate day d: :meth:`shop`, then :meth:`settle`."""
+        return self.settle(self.shop(d))
+
+    def shop(self, d: int) -> DayData:
+        """Everything of day d that depends on that day alone: visits, receipt lines, payments and app events
+        (``money`` is left for :meth:`settle`). Days can be shopped in any order, several at once."""
         w = self.w
-        alive = (w.joined_day <= d) & (w.churn_day > d)
+        alive = self._alive(d)
         moved = w.move_day <= d
         cur_pref = np.where(moved, w.new_pref, w.home_pref)
         visits, lines, pay, extra = {}, {}, {}, {}
@@ -444,10 +461,18 @@ class DaySimulator:
             if ex is not None:
                 extra[company] = ex
             pay[company] = self._payments(d, company, v)
-        money = self._money(d, visits, lines, pay, alive)
         app = self._app(d, visits, alive)
         extra["cur_pref"] = cur_pref
-        return DayData(d, visits, lines, pay, money, app, extra)
+        return DayData(d, visits, lines, pay, {}, app, extra)
+
+    def settle(self, dd: DayData) -> DayData:
+        """The e-money transactions of a shopped day. Days must be settled in order: in the confounding mode
+        card balances carry over from one day to the next."""
+        d = dd.day
+        return replace(dd, money=self._money(d, dd.visits, dd.lines, dd.pay, self._alive(d)))
+
+    def _alive(self, d: int) -> np.ndarray:
+        return (self.w.joined_day <= d) & (self.w.churn_day > d)
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from .geo import N_PREF
 
 KM_PER_DEG_LAT = 111.2
 CELL_DEG = 0.03  # about 3 km: the cvs stores "around the corner"
+NEAREST_CHUNK = 1 << 18  # point-store distances computed at a time by nearest() (2 MB of float64)
 
 
 def distance_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
@@ -63,17 +64,24 @@ def nearest(
         cand = by_pref[p]
         kk = min(k, len(cand))
         c_lat, c_lon = st_lat[cand][None, :], st_lon[cand][None, :]
-        for lo in range(0, len(members), 8192):
-            m = members[lo : lo + 8192]
-            # ranking only: a flat-earth squared distance is enough (and far cheaper than haversine)
-            scale = np.cos(np.radians(lat[m]))[:, None]
-            d = (c_lat - lat[m, None]) ** 2 + ((c_lon - lon[m, None]) * scale) ** 2
-            part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < len(cand) else np.argsort(d, axis=1)[:, :kk]
-            rows = np.arange(len(m))[:, None]
-            part = np.take_along_axis(part, np.argsort(d[rows, part], axis=1), axis=1)
-            out[m, :kk] = cand[part]
+        step = max(1, NEAREST_CHUNK // len(cand))  # points at a time: the distance matrices stay in cache
+        for lo in range(0, len(members), step):
+            m = members[lo : lo + step]
+            # ranking only: a flat-earth squared distance is enough (and far cheaper than haversine),
+            # computed in place: (dlat)^2 + (dlon * cos(lat))^2
+            d = c_lat - lat[m, None]
+            d *= d
+            east = c_lon - lon[m, None]
+            east *= np.cos(np.radians(lat[m]))[:, None]
+            east *= east
+            d += east
+            rows = np.arange(len(m))
+            for j in range(kk):  # the nearest, then the next nearest (k is small: cheaper than a partition)
+                best = d.argmin(axis=1)
+                out[m, j] = cand[best]
+                d[rows, best] = np.inf
             if kk < k:
-                out[m, kk:] = cand[part[:, -1:]]
+                out[m, kk:] = out[m, kk - 1 : kk]
     return out
 
 

@@ -6,9 +6,9 @@ import datetime as dt
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,15 @@ Progress = Callable[[str, int, int], None]
 NEAR_HOME_KM = 5.0  # a store this close to the member's home is in the home area (truth of what moves can show)
 TRUTH_ZONE = "ops"
 TRUTH_DIR = "generator"
+FAULT_TABLE_SCHEMA = (
+    ("company", pa.string()),
+    ("feed", pa.string()),
+    ("file", pa.string()),
+    ("line", pa.int64()),
+    ("line_basis", pa.string()),
+    ("kind", pa.string()),
+    ("field", pa.string()),
+)
 COLUMN_FAULTS = ("wrong_encoding", "missing_columns", "extra_columns")
 # file-level faults planted when bad_rate > 0: (kind, company), each on its own day where possible
 FILE_FAULT_PLAN: tuple[tuple[str, str], ...] = (
@@ -119,7 +128,7 @@ class _Run:
         self.selected = cfg.selected()
         self.files: list[dict] = []
         self.rows: dict[str, dict[str, int]] = {}
-        self.fault_rows: list[pa.Table] = []
+        self.fault_rows: list[tuple[dict[str, str], np.ndarray]] = []  # (labels of a file and kind, its lines)
         self.fault_counts: list[dict] = []
         self.file_faults: list[dict] = []
         self.receipts = {c: {"receipts": 0, "lines": 0, "anonymous_receipts": 0} for c in cat.SALES_COMPANIES}
@@ -140,36 +149,42 @@ class _Run:
         self.mover_days = np.zeros((max(k, 1), world.days), dtype=bool)  # movers' days with a store visit
         self.mover_home_days = np.zeros((max(k, 1), world.days), dtype=bool)  # ... with one near the home of the day
 
-    def write(self, company: str, feed: str, name: str, data: bytes, rows: int) -> None:
+    def record_file(self, company: str, feed: str, name: str, size: int, rows: int) -> None:
         zone = f"landing-{company}"
         path = f"{feed}/{name}"
-        self.sink.write_bytes(zone, path, data)
-        self.files.append(
-            {"zone": zone, "path": path, "company": company, "feed": feed, "rows": rows, "bytes": len(data)}
-        )
+        self.files.append({"zone": zone, "path": path, "company": company, "feed": feed, "rows": rows, "bytes": size})
         self.rows.setdefault(company, {}).setdefault(feed, 0)
         self.rows[company][feed] += rows
 
     def record_faults(self, out: FileOut) -> None:
         for kind in out.faults:
             lines = out.fault_lines(kind)
-            n = len(lines)
             self.fault_counts.append(
-                {"company": out.company, "feed": out.feed, "file": out.name, "kind": kind, "rows": n}
+                {"company": out.company, "feed": out.feed, "file": out.name, "kind": kind, "rows": len(lines)}
             )
-            self.fault_rows.append(
-                pa.table(
-                    {
-                        "company": pa.array([out.company] * n, pa.string()),
-                        "feed": pa.array([out.feed] * n, pa.string()),
-                        "file": pa.array([out.name] * n, pa.string()),
-                        "line": pa.array(lines.astype(np.int64)),
-                        "line_basis": pa.array([out.basis] * n, pa.string()),
-                        "kind": pa.array([kind] * n, pa.string()),
-                        "field": pa.array([FAULT_FIELDS[out.company][kind]] * n, pa.string()),
-                    }
-                )
-            )
+            labels = {
+                "company": out.company,
+                "feed": out.feed,
+                "file": out.name,
+                "line_basis": out.basis,
+                "kind": kind,
+                "field": FAULT_FIELDS[out.company][kind],
+            }
+            self.fault_rows.append((labels, lines))
+
+    def fault_table(self) -> pa.Table:
+        """The planted bad rows (bad_rows.parquet): one row per bad row, the labels of its file and kind."""
+        if not self.fault_rows:
+            return pa.table({k: pa.array([], t) for k, t in FAULT_TABLE_SCHEMA})
+        # the table's rows in order, each with the index of its (file, kind) in fault_rows
+        which = pa.array(np.repeat(np.arange(len(self.fault_rows)), [len(lines) for _, lines in self.fault_rows]))
+        columns = {}
+        for key, typ in FAULT_TABLE_SCHEMA:
+            if key == "line":
+                columns[key] = pa.array(np.concatenate([lines for _, lines in self.fault_rows]).astype(np.int64))
+            else:
+                columns[key] = pa.array([labels[key] for labels, _ in self.fault_rows], typ).take(which)
+        return pa.table(columns)
 
 
 def _truncate(data: bytes, frac: float) -> tuple[bytes, int]:
@@ -186,7 +201,7 @@ def _truncate(data: bytes, frac: float) -> tuple[bytes, int]:
 
 def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None, workers: int = 2) -> dict:
     """Write all landing files through ``sink``; returns the summary (files and rows per company/feed,
-    truth summary). Deterministic for the config (whatever ``workers``). Memory is bounded by two days.
+    truth summary). Deterministic for the config (whatever ``workers``). Memory is bounded by three days.
 
     ``progress(label, done, total)`` is called after each day's files are written and after the masters."""
     cfg.validate()
@@ -201,26 +216,33 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     if "dept" in daily or "hq" in run.selected:
         writer.pii()  # build shared caches before threads use them
     n_steps = cfg.days + 1
-    # writers of day d run on a small thread pool (numpy, pyarrow and zlib release the GIL) while the
-    # main thread simulates day d + 1; files reach the sink in a fixed order, so output is deterministic
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(daily) or 1))) as pool:
-        pending: list[tuple[int, str, Future[FileOut]]] = []
+    # a small thread pool (numpy, pyarrow, zlib and file writes release the GIL) shops day d + 1 (the part of
+    # the simulation that depends on the day alone) and formats and writes the files of day d, while the main
+    # thread settles the days in order and keeps the running totals. Each file's bytes depend only on its day,
+    # and the main thread records the files in a fixed order, so the output is deterministic.
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: list[tuple[int, str, Future[Landed]]] = []
+        shopping = pool.submit(sim.shop, 0)
+        masters_written = pool.submit(_write_masters, sink, run.selected, world, writer)
         for d in range(cfg.days + 1):
             if d < cfg.days:
-                dd = sim.run(d)
+                dd = sim.settle(shopping.result())
+                if d + 1 < cfg.days:
+                    shopping = pool.submit(sim.shop, d + 1)
                 _account(run, world, dd)
-                submitted = [(d, c, pool.submit(getattr(writer, c), dd, fplan.get((d, c)))) for c in daily]
+                submitted = [(d, c, pool.submit(_write_daily, writer, sink, c, dd, fplan.get((d, c)))) for c in daily]
                 del dd
             else:
                 submitted = []
-            for pd_, company, fut in pending:
-                _emit(run, company, fut.result(), fplan.get((pd_, company)))
+            for _, _, fut in pending:
+                _record(run, fut.result())
             if pending:
                 run.progress(f"day {world.date(pending[0][0]).isoformat()}", pending[0][0] + 1, n_steps)
             elif d > 0 and not daily:
                 run.progress(f"day {world.date(d - 1).isoformat()}", d, n_steps)
             pending = submitted
-    _write_masters(run, world, writer)
+        for written in masters_written.result():
+            run.record_file(*written)
     run.progress("masters", n_steps, n_steps)
     truth = _write_truth(run, world)
     return {
@@ -242,8 +264,23 @@ def generate(cfg: GeneratorConfig, sink: Sink, progress: Progress | None = None,
     }
 
 
-def _emit(run: _Run, company: str, out: FileOut, ff: str | None) -> None:
-    """Write one daily file (applying byte-level file faults) and record its faults."""
+@dataclass(frozen=True)
+class Landed:
+    """A daily file once written: the writer's output (without its bytes), the files that reached the sink
+    as (name, size) and the file-level fault planted, if any."""
+
+    out: FileOut
+    files: tuple[tuple[str, int], ...]
+    file_fault: dict | None
+
+
+def _write_daily(writer: DayWriter, sink: Sink, company: str, dd: DayData, ff: str | None) -> Landed:
+    """Format one company's file of a day (runs on the pool) and write it through the sink."""
+    return _land(sink, getattr(writer, company)(dd, ff), ff)
+
+
+def _land(sink: Sink, out: FileOut, ff: str | None) -> Landed:
+    """Write one daily file, applying byte-level file faults (``ff``): a truncated copy, or a resent one."""
     data = out.data
     detail: dict = {}
     if ff == "truncated_file":
@@ -265,27 +302,31 @@ def _emit(run: _Run, company: str, out: FileOut, ff: str | None) -> None:
                 "note": f"cut mid-line: lines 2..{complete + 1} are whole, line {complete + 2} is partial",
             }
     elif ff == "missing_columns":
-        detail = {"missing_column": MISSING_COLUMN[company]}
+        detail = {"missing_column": MISSING_COLUMN[out.company]}
     elif ff == "extra_columns":
         detail = {"extra_column": EXTRA_COLUMN, "position": "last"}
     elif ff == "wrong_encoding":
         detail = {"encoding": "utf-8", "expected": "cp932"}
-    run.write(company, out.feed, out.name, data, out.rows)
+    names = [out.name]
+    fault = None
     if ff == "duplicate_file":
         stem, dot, ext = out.name.partition(".")
-        dup = f"{stem}_resend{dot}{ext}"
-        run.write(company, out.feed, dup, data, out.rows)
-        run.file_faults.append(
-            {
-                "company": company,
-                "feed": out.feed,
-                "file": dup,
-                "kind": "duplicate_file",
-                "duplicate_of": out.name,
-            }
-        )
+        names.append(f"{stem}_resend{dot}{ext}")
+        fault = {"company": out.company, "feed": out.feed, "file": names[1], "kind": ff, "duplicate_of": out.name}
     elif ff:
-        run.file_faults.append({"company": company, "feed": out.feed, "file": out.name, "kind": ff, **detail})
+        fault = {"company": out.company, "feed": out.feed, "file": out.name, "kind": ff, **detail}
+    for name in names:
+        sink.write_bytes(f"landing-{out.company}", f"{out.feed}/{name}", data)
+    return Landed(replace(out, data=b""), tuple((name, len(data)) for name in names), fault)
+
+
+def _record(run: _Run, landed: Landed) -> None:
+    """Record a written daily file in the run (files, rows, file and row faults)."""
+    out = landed.out
+    for name, size in landed.files:
+        run.record_file(out.company, out.feed, name, size, out.rows)
+    if landed.file_fault:
+        run.file_faults.append(landed.file_fault)
     run.record_faults(out)
 
 
@@ -297,12 +338,13 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
         r["lines"] += len(dd.lines[company].visit)
         r["anonymous_receipts"] += int((v.member < 0).sum())
     n, d = world.n, dd.day
+    members, totals = [], []  # of every company's member receipts: one count for all (sums of whole yen are exact)
     for company, v in dd.visits.items():
         has = v.member >= 0
         m = v.member[has]
         total = dd.lines[company].total[has]
-        run.visits_m += np.bincount(m, minlength=n)
-        run.spend_m += np.bincount(m, weights=total, minlength=n)
+        members.append(m)
+        totals.append(total)
         ci = cat.CI[company]
         for first, sel in ((run.first_normal, v.kind[has] == 0), (run.first_any, slice(None))):
             idx = m[sel]
@@ -325,6 +367,9 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
             extra = v.kind[has] == KIND_PROGRAMME
             run.extra_visits_m += np.bincount(m[extra], minlength=n)
             run.extra_spend_m += np.bincount(m[extra], weights=total[extra], minlength=n)
+    all_members = np.concatenate(members)
+    run.visits_m += np.bincount(all_members, minlength=n)
+    run.spend_m += np.bincount(all_members, weights=np.concatenate(totals), minlength=n)
     v = dd.visits["cvs"]
     extra = v.kind == KIND_PROGRAMME
     run.extra_visits += int(extra.sum())
@@ -334,25 +379,34 @@ def _account(run: _Run, world: World, dd: DayData) -> None:
     run.emoney_only_days += int((alive & (world.segment == SEGMENT_EMONEY)).sum())
 
 
-def _write_masters(run: _Run, world: World, writer: DayWriter) -> None:
-    for company in run.selected:
+def _write_masters(
+    sink: Sink, selected: tuple[str, ...], world: World, writer: DayWriter
+) -> list[tuple[str, str, str, int, int]]:
+    """Format and write every master extract (they depend on the world alone: the pool does this while the days
+    run); returns what was written as (company, feed, name, size, rows), in the order the run records them."""
+    written = []
+    for company, feed, name, (data, rows) in _master_files(selected, world, writer):
+        sink.write_bytes(f"landing-{company}", f"{feed}/{name}", data)
+        written.append((company, feed, name, len(data), rows))
+    return written
+
+
+def _master_files(
+    selected: tuple[str, ...], world: World, writer: DayWriter
+) -> Iterator[tuple[str, str, str, tuple[bytes, int]]]:
+    """(company, feed, file name, (bytes, rows)) of each master extract."""
+    for company in selected:
         if company == "hq":
             continue
-        data, n = masters.stores_csv(world, company)
-        run.write(company, "stores", "stores.csv", data, n)
-        data, n = masters.categories_csv(company)
-        run.write(company, "categories", "categories.csv", data, n)
+        yield company, "stores", "stores.csv", masters.stores_csv(world, company)
+        yield company, "categories", "categories.csv", masters.categories_csv(company)
         if company == "sm":
-            data, n = masters.id_links_csv(world)
-            run.write(company, "id_links", "sm_id_links.csv", data, n)
-    if "hq" in run.selected:
+            yield company, "id_links", "sm_id_links.csv", masters.id_links_csv(world)
+    if "hq" in selected:
         last = world.date(world.days - 1).strftime("%Y%m%d")
-        data, n = masters.members_csv(world, *writer.pii())
-        run.write("hq", "members", f"members_{last}.csv", data, n)
-        data, n = masters.campaigns_csv(world)
-        run.write("hq", "campaigns", "campaigns.csv", data, n)
-        data, n = masters.assignments_csv(world)
-        run.write("hq", "campaign_assignments", "campaign_assignments.csv", data, n)
+        yield "hq", "members", f"members_{last}.csv", masters.members_csv(world, *writer.pii())
+        yield "hq", "campaigns", "campaigns.csv", masters.campaigns_csv(world)
+        yield "hq", "campaign_assignments", "campaign_assignments.csv", masters.assignments_csv(world)
 
 
 def _config_dict(cfg: GeneratorConfig) -> dict:
@@ -452,23 +506,7 @@ def _write_truth(run: _Run, world: World) -> dict:
         "life_stages": put("life_stages.parquet", life),
         "campaign_members": put("campaign_members.parquet", camp_members),
     }
-    if run.fault_rows:
-        faults = pa.concat_tables(run.fault_rows)
-    else:
-        faults = pa.table(
-            {
-                k: pa.array([], t)
-                for k, t in (
-                    ("company", pa.string()),
-                    ("feed", pa.string()),
-                    ("file", pa.string()),
-                    ("line", pa.int64()),
-                    ("line_basis", pa.string()),
-                    ("kind", pa.string()),
-                    ("field", pa.string()),
-                )
-            }
-        )
+    faults = run.fault_table()
     tables["bad_rows"] = put("bad_rows.parquet", faults)
 
     campaigns = [_campaign_truth(run, w, c) for c in w.campaigns]

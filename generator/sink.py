@@ -11,7 +11,10 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Sink(Protocol):
-    """Receives whole files. ``zone`` is e.g. ``landing-cvs``; ``path`` is relative inside the zone."""
+    """Receives whole files. ``zone`` is e.g. ``landing-cvs``; ``path`` is relative inside the zone.
+
+    ``generate`` writes the daily files from its worker threads (each file once, from one thread), so
+    ``write_bytes`` must be safe to call from several threads at once."""
 
     def write_bytes(self, zone: str, path: str, data: bytes) -> None: ...
 

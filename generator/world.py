@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -372,20 +373,30 @@ class World:
         grid = places.Grid(cvs.lat, cvs.lon)
         self.far_factor = np.ones((n, nc))
         self.far_factor_moved = np.ones((max(k, 1), nc))
+        homes = (
+            (self.home_lat, self.home_lon, self.home_pref, hs, slice(None)),
+            (self.new_lat[mv], self.new_lon[mv], self.new_pref[mv], ns, slice(0, k)),
+        )
+        # the two nearest stores of the sparser networks to each home (and new home) involve no random draws:
+        # computed first, two at a time (numpy releases the GIL)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            nearest = {
+                (company, i): pool.submit(places.nearest, st.lat, st.lon, st.pref, st.fallback,
+                                          prefs.astype(np.int64), lat, lon)
+                for company, st in self.stores.items() if company not in ("cvs", "ec")
+                for i, (lat, lon, prefs, _, _) in enumerate(homes)
+            }
         for c_, company in enumerate(cat.SALES_COMPANIES):
             if company not in self.stores or company == "ec":
                 continue
             st = self.stores[company]
-            for lat, lon, prefs, pfx, rows in (
-                (self.home_lat, self.home_lon, self.home_pref, hs, slice(None)),
-                (self.new_lat[mv], self.new_lon[mv], self.new_pref[mv], ns, slice(0, k)),
-            ):
+            for i, (lat, lon, _, pfx, rows) in enumerate(homes):
                 if company == "cvs":  # dense network: two random stores of the home's 3 km cell
                     a, b = grid.pick(lat, lon, rng), grid.pick(lat, lon, rng)
                     a = np.where(a < 0, pfx, a)
                     pair = np.column_stack([a, np.where(b < 0, a, b)])
                 else:
-                    pair = places.nearest(st.lat, st.lon, st.pref, st.fallback, prefs.astype(np.int64), lat, lon)
+                    pair = nearest[(company, i)].result()
                 if rows == slice(None):
                     self.prim[:, c_], self.sec[:, c_] = pair[:, 0], pair[:, 1]
                 else:

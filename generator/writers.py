@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import catalog as cat
-from .day import APP_NAMES, KIND_CAMPAIGN, DayData
+from .day import APP_NAMES, APP_SCREENS, KIND_CAMPAIGN, DayData
 from .geo import PREF_NAMES
 from .gid import corrupt_check_digits
 from .textfmt import (
@@ -20,6 +20,7 @@ from .textfmt import (
     TS_ISO_JST,
     TS_ISO_Z,
     TS_MINUTE,
+    by_group,
     concat,
     csv_bytes,
     day_dictionary,
@@ -29,6 +30,7 @@ from .textfmt import (
     format_timestamps,
     json_lists,
     json_quote,
+    lines_buffer,
     lines_bytes,
     raw_strings,
     to_str,
@@ -180,11 +182,26 @@ def _mask(n: int, rows: np.ndarray) -> np.ndarray:
 
 
 def replace_rows(col: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """``col`` (decoded to plain strings) with ``values`` at ``rows`` (sorted)."""
+    """``col`` with ``values`` at ``rows`` (sorted), as plain strings. A dictionary column of strings stays one
+    unless its dictionary is much larger than the column (a small file's gids): the values join the
+    dictionary, so no row is decoded (decoding and replacing costs several times more; same text written)."""
+    dictionary_of_strings = pa.types.is_dictionary(col.type) and pa.types.is_string(col.type.value_type)
+    if dictionary_of_strings and len(col.dictionary) <= 16 * len(col):
+        return _replace_in_dictionary(col, rows, pc.cast(values, pa.string()))
     plain = decode(col)
     if not pa.types.is_string(plain.type):
         plain = pc.cast(plain, pa.string())
     return pc.replace_with_mask(plain, pa.array(_mask(len(plain), rows)), pc.cast(values, plain.type))
+
+
+def _replace_in_dictionary(col: pa.DictionaryArray, rows: np.ndarray, values: pa.StringArray) -> pa.DictionaryArray:
+    base = len(col.dictionary)
+    idx = pc.fill_null(col.indices, 0).to_numpy().astype(np.int32 if base + len(rows) >= 2**15 else np.int16)
+    idx[rows] = base + np.arange(len(rows))
+    null = col.is_null().to_numpy(zero_copy_only=False)
+    null[rows] = values.is_null().to_numpy(zero_copy_only=False)
+    dictionary = pa.concat_arrays([col.dictionary, values])
+    return pa.DictionaryArray.from_arrays(pa.array(idx, mask=null if null.any() else None), dictionary)
 
 
 def _garbage_times(rng: np.random.Generator, k: int, date_txt: str, style: str) -> pa.Array:
@@ -269,8 +286,8 @@ class DayWriter:
         delta = rng.integers(30, 400, len(sec))
         return format_timestamps(self.day_epoch(d) + delta * 86400 + sec + shift, template)
 
-    def _ids(self, d: int, n: int, prefix: str, digits: int = 7) -> pa.Array:
-        return fixed_digits(np.arange(1, n + 1), digits, prefix + self.ymd(d))
+    def _ids(self, d: int, n: int, prefix: str, digits: int = 7, suffix: str = "") -> pa.Array:
+        return fixed_digits(np.arange(1, n + 1), digits, prefix + self.ymd(d), suffix)
 
     def _rng(self, d: int, company: str) -> np.random.Generator:
         return np.random.default_rng([self.w.seed, 50, d, cat.ALL_COMPANIES.index(company)])
@@ -402,7 +419,7 @@ class DayWriter:
         notes_all = pa.array(["", *list(cat.DEPT_NOTES)])
         note_idx = np.where(rng.random(nv) < 0.85, 0, rng.integers(1, len(cat.DEPT_NOTES) + 1, nv))
         note = notes_all.take(pa.array(note_idx))
-        rid = concat('"receipt_id":"', self._ids(d, nv, "DR"), '",')
+        rid = self._ids(d, nv, '"receipt_id":"DR', suffix='",')
         for kind, rows in faults.items():
             if kind == "bad_gid":
                 gid = replace_rows(gid, rows, self._bad_gids(v.member[rows], rng))
@@ -616,7 +633,7 @@ class DayWriter:
         ts = decode(dict_column(v.sec, day_dictionary(self.day_epoch(d), TS_ISO_Z, shift_sec=-9 * 3600)))
         unit = ln.unit.copy()
         first_line = np.cumsum(ln.counts) - ln.counts
-        oid = concat('"order_id":"', self._ids(d, nv, "EC"), '",')
+        oid = self._ids(d, nv, '"order_id":"EC', suffix='",')
         for kind, rows in faults.items():
             if kind == "bad_gid":
                 gid = replace_rows(gid, rows, self._bad_gids(v.member[rows], rng))
@@ -685,7 +702,7 @@ class DayWriter:
         gid = w.gid_str.take(pa.array(a["member"]))
         ms = (self.day_epoch(d) - 9 * 3600 + a["sec"]) * 1000 + a["ms"]
         occurred = to_str(ms)
-        eid = concat('"event_id":"', self._ids(d, n, "EV", 8), '",')
+        eid = self._ids(d, n, '"event_id":"EV', 8, '",')
         for kind, rows in faults.items():
             if kind == "bad_gid":
                 gid = replace_rows(gid, rows, self._bad_gids(a["member"][rows], rng))
@@ -697,48 +714,56 @@ class DayWriter:
                 occurred = replace_rows(occurred, rows, pa.array(['"yesterday"'] * len(rows)))
             elif kind == "missing_required":
                 eid = replace_rows(eid, rows, pa.array([""] * len(rows)))
-        types = pa.array(list(cat.APP_EVENT_TYPES)).take(pa.array(a["type"]))
-        apps = pa.array(list(APP_NAMES)).take(pa.array(a["app"]))
+        # the type and the app with the JSON text around them: looked up in their few values, not joined per line
+        event_type = concat('","event_type":"', pa.array(list(cat.APP_EVENT_TYPES)), '","occurred_at":')
+        app = concat(',"app":"', pa.array(list(APP_NAMES)), '","properties":')
         camp_ids = pa.array([c.campaign_id for c in w.campaigns] or [""])
         has_store = a["store"] >= 0
         gstore = np.zeros(n, dtype=np.int64)
         for c in cat.STORE_COMPANIES:
             sel = a["comp"] == cat.CI[c]
             gstore[sel] = self.all_store_off[c] + np.maximum(a["store"][sel], 0)
-        store_txt = json_quote(self.all_store_ids.take(pa.array(gstore)))
-        camp_txt = json_quote(camp_ids.take(pa.array(np.maximum(a["camp"], 0))))
+        camp = np.maximum(a["camp"], 0)
         t = a["type"]
         screen = np.select([t == 0, t == 4, t == 5, t == 1], [0, 1, 2, 3], 4)
-        screen_txt = json_quote(pa.array(["home", "product", "push", "coupon", "cart"]).take(pa.array(screen)))
-        simple = concat('{"screen":', screen_txt, "}")
-        check_in = concat('{"store_id":', store_txt, "}")
-        view = concat('{"campaign_id":', camp_txt, ',"screen":', screen_txt, "}")
-        use_store = concat('{"campaign_id":', camp_txt, ',"store_id":', store_txt, "}")
-        use_online = concat('{"campaign_id":', camp_txt, ',"screen":"cart"}')
-        props = pc.case_when(
-            pc.make_struct(pa.array(t == 3), pa.array(t == 1), pa.array((t == 2) & has_store), pa.array(t == 2)),
-            check_in,
-            view,
-            use_store,
-            use_online,
-            simple,
+        screens = json_quote(pa.array(list(APP_SCREENS)))
+        stores, camps = json_quote(self.all_store_ids), json_quote(camp_ids)
+
+        def store_txt(rows: np.ndarray) -> pa.Array:
+            return stores.take(pa.array(gstore[rows]))
+
+        def camp_txt(rows: np.ndarray) -> pa.Array:
+            return camps.take(pa.array(camp[rows]))
+
+        def screen_txt(rows: np.ndarray) -> pa.Array:
+            return screens.take(pa.array(screen[rows]))
+
+        # the properties object of each event by its shape, each shape built on its own rows only:
+        # 0 the screen, 1 a store check-in, 2 a coupon view, 3 a coupon used at a store, 4 one used online
+        shape = np.select([t == 3, t == 1, (t == 2) & has_store, t == 2], [1, 2, 3, 4], 0)
+        screen_only = concat('{"screen":', screens, "}")  # one per screen
+        props = by_group(
+            shape,
+            [
+                lambda rows: screen_only.take(pa.array(screen[rows])),
+                lambda rows: concat('{"store_id":', store_txt(rows), "}"),
+                lambda rows: concat('{"campaign_id":', camp_txt(rows), ',"screen":', screen_txt(rows), "}"),
+                lambda rows: concat('{"campaign_id":', camp_txt(rows), ',"store_id":', store_txt(rows), "}"),
+                lambda rows: concat('{"campaign_id":', camp_txt(rows), ',"screen":"cart"}'),
+            ],
         )
         lines = concat(
             "{",
             eid,
             '"gid":"',
             gid,
-            '","event_type":"',
-            types,
-            '","occurred_at":',
+            event_type.take(pa.array(a["type"])),
             occurred,
-            ',"app":"',
-            apps,
-            '","properties":',
+            app.take(pa.array(a["app"])),
             props,
             "}\n",
         )
-        data = gzip.compress(lines_bytes(lines), compresslevel=1, mtime=0)
+        data = gzip.compress(lines_buffer(lines), compresslevel=1, mtime=0)
         return FileOut("app", "events", f"app_events_{self.ymd(d)}.jsonl.gz", data, n, "jsonl", faults)
 
     # ---- money -----------------------------------------------------------------------------------------
