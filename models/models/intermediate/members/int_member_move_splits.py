@@ -16,10 +16,10 @@ def model(dbt, session):
     centres_rel = dbt.ref("int_member_move_centres")
     visits_rel = dbt.ref("int_member_move_visits")
     centres = centres_rel.project("member_key, centre_key, lat, lon").fetchnumpy()
-    # sorted by member and day, the order find_splits works in (member keys: most candidate homes first)
+    # unordered: find_splits sorts by member and day itself (cheaper than DuckDB's ORDER BY into numpy)
     visits = visits_rel.project(
         "member_key, datediff('day', date '1970-01-01', purchase_date)::integer as day, place_key, lat, lon"
-    ).order("member_key, day").fetchnumpy()
+    ).fetchnumpy()
     found = find_splits(
         visits["member_key"], visits["day"], visits["place_key"], visits["lat"], visits["lon"],
         centres["member_key"], centres["centre_key"], centres["lat"], centres["lon"],
