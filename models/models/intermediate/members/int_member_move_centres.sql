@@ -52,7 +52,7 @@ movable as (
 movers as (
     select
         gid,
-        row_number() over (order by centres desc, gid) as member_key,
+        row_number() over (order by centres desc, gid asc) as member_key,
     from movable
 ),
 

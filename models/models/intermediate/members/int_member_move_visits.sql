@@ -28,7 +28,13 @@ final as (
     select
         movers.member_key,
         places.place_key,
-        visits.*,
+        visits.gid,
+        visits.purchase_date,
+        visits.company,
+        visits.store_id,
+        visits.prefecture,
+        visits.lat,
+        visits.lon,
     from visits
     inner join movers on visits.gid = movers.gid
     inner join places on visits.company = places.company and visits.store_id = places.store_id
