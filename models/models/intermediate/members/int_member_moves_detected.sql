@@ -10,173 +10,22 @@
 -- any split most visits lie around the same home, so the two homes coincide and no split qualifies. Of the
 -- qualifying splits the cleanest (fewest visits near the other side's home) wins; the move date is midway
 -- between the last visit near the old home and the first near the new one (the member moved in between).
+-- the split search (every visit day a possible split, each side's home, the share limits) is int_member_move_splits
+-- (lake_models.moves, on numpy) over the candidate homes of int_member_move_centres; here the checks after it
 with visits as (
-    select * from {{ ref('int_store_visits_located') }}
-    where purchase_date <= {{ as_of_date() }}
-),
-
--- the candidate homes: every store the member used, with the member's visits within the radius of it; a store
--- with fewer than `move_min_visit_days` of them can be neither side's home, so leaving it out changes no split
-member_stores as (
-    select
-        gid,
-        company,
-        store_id,
-        any_value(lat) as lat,
-        any_value(lon) as lon,
-        any_value(prefecture) as prefecture,
-        count(*) as visits,
-    from visits
-    group by gid, company, store_id
-),
-
-density as (
-    select
-        a.gid,
-        a.company,
-        a.store_id,
-        any_value(a.lat) as lat,
-        any_value(a.lon) as lon,
-        any_value(a.prefecture) as prefecture,
-    from member_stores as a
-    inner join member_stores as b
-        on
-            a.gid = b.gid
-            and {{ haversine_km('a.lat', 'a.lon', 'b.lat', 'b.lon') }} <= {{ var('move_radius_km') }}
-    group by a.gid, a.company, a.store_id
-    having sum(b.visits) >= {{ var('move_min_visit_days') }}
-),
-
--- a member whose possible homes all fit in a box with a diagonal under the radius cannot have moved that far:
--- skip them before pairing visits with homes (the diagonal bounds every distance between two homes)
-movable as (
-    select gid
-    from density
-    group by gid
-    having {{ haversine_km('min(lat)', 'min(lon)', 'max(lat)', 'max(lon)') }} > {{ var('move_radius_km') }}
-),
-
--- integer keys for the member and the candidate home (ranked by company and store id, the tie-break below): the
--- sorts and joins over every (home, visit day) pair run on fixed-width numbers instead of ids
-movers as (
-    select gid, row_number() over (order by gid) as member_key
-    from movable
-),
-
-centres as (
-    select
-        movers.member_key,
-        row_number() over (partition by density.gid order by density.company, density.store_id) as centre_key,
-        density.*,
-    from density
-    inner join movers on density.gid = movers.gid
-),
-
-member_visits as (
-    select movers.member_key, visits.*
-    from visits
-    inner join movers on visits.gid = movers.gid
-),
-
--- per candidate home and visit day: the member's visits that day, and those near that home
-centre_days as (
-    select
-        centres.member_key,
-        centres.centre_key,
-        member_visits.purchase_date,
-        count(*) as n,
-        count(*) filter (
-            where {{ haversine_km('centres.lat', 'centres.lon', 'member_visits.lat', 'member_visits.lon') }}
-            <= {{ var('move_radius_km') }}
-        ) as n_near,
-    from centres
-    inner join member_visits on centres.member_key = member_visits.member_key
-    group by all
-),
-
--- every visit day is a possible split: visits before it and from it, in all and near each candidate home (from
--- one running sum and the partition total: a frame ending one row back costs several times more)
-running as (
-    select
-        *,
-        sum(n) over upto as cum_n,
-        sum(n_near) over upto as cum_near,
-        sum(n) over home as total_n,
-        sum(n_near) over home as total_near,
-    from centre_days
-    window
-        upto as (
-            partition by member_key, centre_key order by purchase_date
-            rows between unbounded preceding and current row
-        ),
-        home as (partition by member_key, centre_key)
-),
-
-splits as (
-    select
-        member_key,
-        centre_key,
-        purchase_date as split_on,
-        cum_n - n as pre_n,
-        cum_near - n_near as pre_near,
-        total_n - cum_n + n as post_n,
-        total_near - cum_near + n_near as post_near,
-    from running
-),
-
--- a split qualifies only if the old home has at least `move_min_visit_days` near visits before it and the new
--- one as many after it; the best-ranked row of a split is the one with the most, so dropping the rows with fewer
--- before ranking leaves every qualifying split's homes as they were (and only drops splits that cannot qualify)
-old_home as (
-    select * from splits
-    where pre_n > 0 and pre_near >= {{ var('move_min_visit_days') }}
-    qualify row_number() over (partition by member_key, split_on order by pre_near desc, centre_key asc) = 1
-),
-
-new_home as (
-    select * from splits
-    where pre_n > 0 and post_near >= {{ var('move_min_visit_days') }}
-    qualify row_number() over (partition by member_key, split_on order by post_near desc, centre_key asc) = 1
+    select * from {{ ref('int_member_move_visits') }}
 ),
 
 qualifying as (
-    select
-        old_home.member_key,
-        old_home.split_on,
-        old_home.pre_n,
-        old_home.post_n,
-        old_home.pre_near as pre_old,
-        old_home.post_near as post_old,
-        new_home.pre_near as pre_new,
-        new_home.post_near as post_new,
-        old_home.centre_key as old_centre_key,
-        new_home.centre_key as new_centre_key,
-    from old_home
-    inner join new_home on old_home.member_key = new_home.member_key and old_home.split_on = new_home.split_on
-    where
-        old_home.pre_near >= {{ var('move_min_visit_days') }}
-        and new_home.post_near >= {{ var('move_min_visit_days') }}
-        and new_home.pre_near <= {{ var('move_max_overlap_share') }} * old_home.pre_n
-        and old_home.post_near <= {{ var('move_max_overlap_share') }} * old_home.post_n
+    select * from {{ ref('int_member_move_splits') }}
 ),
 
 placed as (
     select
-        old.gid,
-        qualifying.*,
-        old.lat as old_lat,
-        old.lon as old_lon,
-        old.prefecture as from_prefecture,
-        new.lat as new_lat,
-        new.lon as new_lon,
-        new.prefecture as to_prefecture,
-        {{ haversine_km('old.lat', 'old.lon', 'new.lat', 'new.lon') }} as distance_km,
+        *,
+        {{ haversine_km('old_lat', 'old_lon', 'new_lat', 'new_lon') }} as distance_km,
     from qualifying
-    inner join centres as old
-        on qualifying.member_key = old.member_key and qualifying.old_centre_key = old.centre_key
-    inner join centres as new
-        on qualifying.member_key = new.member_key and qualifying.new_centre_key = new.centre_key
-    where {{ haversine_km('old.lat', 'old.lon', 'new.lat', 'new.lon') }} > {{ var('move_radius_km') }}
+    where {{ haversine_km('old_lat', 'old_lon', 'new_lat', 'new_lon') }} > {{ var('move_radius_km') }}
 ),
 
 -- each qualifying split against the member's visits: persistence, the brands on each side, and the dates
@@ -216,7 +65,7 @@ checked as (
             and {{ haversine_km('placed.new_lat', 'placed.new_lon', 'v.lat', 'v.lon') }} <= {{ var('move_radius_km') }}
         ) as first_new_date,
     from placed
-    inner join member_visits as v on placed.member_key = v.member_key
+    inner join visits as v on placed.gid = v.gid
     group by placed.gid, placed.split_on
 ),
 
