@@ -12,9 +12,7 @@ final as (
         category,
         min(purchase_date) as first_purchase_date,
         max(purchase_date) as last_purchase_date,
-        -- one row per member, company, day and category (the group zone's grain: transforms.aggregates groups by
-        -- them), so the rows are the days: count(distinct) cost a hash set per group for the same number
-        count(*) as purchase_days,
+        count(distinct purchase_date) as purchase_days,
         sum(amount_yen)::bigint as spend_yen,
         sum(quantity)::bigint as quantity,
     from categories
