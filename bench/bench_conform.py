@@ -95,7 +95,7 @@ def duckdb_conform(lake: Lake, out: Path) -> float:
     con.execute(f"""
         COPY (SELECT gid, 'cvs' AS company, purchase_date, sum(amount_yen) AS spend_yen,
                      count(DISTINCT purchase_id) AS visits, sum(quantity) AS items,
-                     arg_min(store_id, purchased_at) AS first_store_id
+                     arg_min(store_id, (purchased_at, store_id)) AS first_store_id
               FROM kept WHERE gid IS NOT NULL GROUP BY ALL)
         TO '{out}/member_day' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (purchase_date))""")
     con.execute(f"""

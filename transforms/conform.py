@@ -175,16 +175,17 @@ def flag_duplicates(rows: DataFrame) -> DataFrame:
     """
     landed = F.coalesce(F.col("_landed_at"), F.lit(EPOCH).cast("timestamp")) if "_landed_at" in rows.columns \
         else F.lit(EPOCH).cast("timestamp")
-    w = Window.partitionBy(sort_key("purchase_id"), "date", "purchase_id").orderBy(
+    w = Window.partitionBy("_k", "date", "purchase_id").orderBy(
         landed.desc(), F.col("_batch_id").desc(), F.col("line_no").asc_nulls_first(), F.col("_line"))
-    df = rows.select("*", F.row_number().over(w).alias("_rn"), F.first("_batch_id").over(w).alias("_latest"),
-                     F.lag(F.struct("_batch_id", "line_no")).over(w).alias("_prev"))
+    keyed = rows.withColumn("_k", sort_key("purchase_id"))
+    df = keyed.select("*", F.row_number().over(w).alias("_rn"), F.first("_batch_id").over(w).alias("_latest"),
+                      F.lag(F.struct("_batch_id", "line_no")).over(w).alias("_prev"))
     repeated_line = F.coalesce(F.col("line_no").isNotNull() & (F.col("_prev._batch_id") == F.col("_batch_id"))
                                & (F.col("_prev.line_no") == F.col("line_no")), F.lit(False))
     duplicate = F.when(F.col("_is_line"), (F.col("_batch_id") != F.col("_latest")) | repeated_line) \
         .otherwise(F.col("_rn") > 1)
     return df.select(
-        *[c for c in rows.columns if c not in ("line_no", "_landed_at", "_line")],  # ordering only: not kept
+        *[c for c in keyed.columns if c not in ("line_no", "_landed_at", "_line")],  # ordering only: not kept
         F.when(F.col("_is_line"), F.coalesce(F.col("line_no"), F.col("_rn").cast("bigint"))).alias("line_no"),
         duplicate.alias("_duplicate"), (F.col("_rn") == 1).alias("_first"))
 
@@ -202,14 +203,17 @@ def map_categories(lines: DataFrame, categories: DataFrame) -> DataFrame:
 def purchases(flagged: DataFrame) -> DataFrame:
     """One row per receipt: receipt rows as they are, line rows summed (total and item count are sums of lines)."""
     kept = flagged.filter(~F.col("_duplicate"))
-    return kept.groupBy("date", "purchase_id").agg(
+    # Grouped as `flag_duplicates` partitioned its window (`_k`, date, id), the rows arrive in that order (also
+    # from the cache), so the aggregate sorts nothing; Spark has no hash aggregate for `first` of a string, so
+    # grouped by (date, id) alone it sorted every line row again.
+    return kept.groupBy("_k", "date", "purchase_id").agg(
         F.first("company").alias("company"), F.first("channel").alias("channel"),
         F.first("store_id").alias("store_id"), F.first("gid", ignorenulls=True).alias("gid"),
         F.min("purchased_at").alias("purchased_at"), F.sum("amount_yen").alias("amount_yen"),
         F.sum(F.coalesce(F.col("item_count"), F.col("quantity"))).alias("item_count"),
         F.first("payment_method", ignorenulls=True).alias("payment_method"),
         F.first("campaign_id", ignorenulls=True).alias("campaign_id"),
-    ).withColumn("purchase_date", F.col("date"))
+    ).drop("_k").withColumn("purchase_date", F.col("date"))
 
 
 def lines(flagged: DataFrame, shared: list[str], categories: DataFrame) -> DataFrame:

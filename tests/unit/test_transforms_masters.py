@@ -130,6 +130,18 @@ def test_member_day(spark: SparkSession) -> None:
         Row(gid="g1", company="gms", spend_yen=50, visits=1, items=1, first_store_id="G1", purchase_date=d)])
 
 
+def test_member_day_first_store_ties_go_to_the_smaller_store(spark: SparkSession) -> None:
+    """Two receipts at the same instant: the smaller store id, in whichever order the rows come."""
+    at = dt.datetime(2026, 8, 1, 3, tzinfo=UTC)
+    for stores in (["S9", "S3"], ["S3", "S9"]):
+        rows = spark.createDataFrame(
+            [Row(purchase_id=f"cvs:{i}", company="cvs", gid="g1", date=at.date(), purchased_at=at, store_id=s,
+                 amount_yen=100, item_count=1) for i, s in enumerate(stores)],
+            schema="purchase_id string, company string, gid string, date date, purchased_at timestamp, "
+                   "store_id string, amount_yen bigint, item_count bigint").coalesce(1)
+        assert aggregates.member_day(rows).collect()[0]["first_store_id"] == "S3", stores
+
+
 def test_member_day_category(spark: SparkSession) -> None:
     d = dt.date(2026, 8, 1)
     lines = spark.createDataFrame([

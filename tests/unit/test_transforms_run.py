@@ -132,10 +132,11 @@ def test_dictionary_encoding_only_on_listed_columns(tmp_path, spark) -> None:
 
 
 def test_sales_shuffle_once_by_date(tmp_path, spark) -> None:
-    """The physical plans of the sales tables: the raw rows cross the network once (by date), then never again.
+    """The physical plans of the sales tables: the raw rows are shuffled once (by date) and sorted once.
 
-    Every aggregate is keyed on the date first, so it runs where the date already is; an extra exchange
-    (as adaptive execution re-planning a cached frame made) would shuffle every row again.
+    The sort is the dedupe window's, which the purchase totals reuse. Every aggregate is keyed on the date
+    first, so it runs where the date already is; an extra exchange (as adaptive execution re-planning a cached
+    frame made) would shuffle every row again.
     """
     from transforms import state
     from transforms.plan import plan
@@ -158,6 +159,10 @@ def test_sales_shuffle_once_by_date(tmp_path, spark) -> None:
         small = ("local_member_id", "_cat_company")  # the sm links and categories deduped before their broadcast
         others = [e for e in exchanges if "REPARTITION_BY_COL" not in e and not any(k in e for k in small)]
         assert exchanges and not others, (table, others)
+    # purchases are summed in the order the dedupe window sorted the rows into: one sort for both
+    sorts = [line for line in frames["purchases"]._jdf.queryExecution().executedPlan().toString().splitlines()
+             if line.lstrip(" +-:*()0123456789").startswith("Sort [") and not any(k in line for k in small)]
+    assert len(sorts) == 1, sorts
 
 
 def test_parquet_options_refuse_an_unknown_column(monkeypatch: pytest.MonkeyPatch) -> None:
