@@ -171,7 +171,8 @@ def flag_duplicates(rows: DataFrame) -> DataFrame:
     re-sent file replaces the earlier copy, never merges with it. Within that batch a repeated
     (receipt, line_no) is a duplicated line; feeds without line numbers (cvs, sm) are numbered by their
     position in the file. A receipt row repeated (receipt feeds) is kept once, first in file order.
-    `_first` marks the row that stands for its purchase (the first kept line, or the receipt).
+    `_first` marks the row that stands for its purchase (the first kept line, or the receipt); `_k` is the
+    window's sort key (`sort_key` of the purchase id), kept so that `purchases` can group in the same order.
     """
     landed = F.coalesce(F.col("_landed_at"), F.lit(EPOCH).cast("timestamp")) if "_landed_at" in rows.columns \
         else F.lit(EPOCH).cast("timestamp")
