@@ -47,9 +47,15 @@ class Splits:
         return len(self.member)
 
 
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km, the formula of the `haversine_km` macro (models/macros/geo.sql)."""
-    a = np.sin(np.radians(lat2 - lat1) / 2) ** 2 + np.cos(np.radians(lat1)) * np.cos(np.radians(lat2)) * np.sin(
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray,
+                 cos_lat2: np.ndarray | None = None) -> np.ndarray:
+    """Great-circle distance in km, the formula of the `haversine_km` macro (models/macros/geo.sql), term for term.
+
+    `cos_lat2`: cos(radians(lat2)) when the caller has it already (the same value, computed once per place).
+    """
+    if cos_lat2 is None:
+        cos_lat2 = np.cos(np.radians(lat2))
+    a = np.sin(np.radians(lat2 - lat1) / 2) ** 2 + np.cos(np.radians(lat1)) * cos_lat2 * np.sin(
         np.radians(lon2 - lon1) / 2
     ) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
@@ -169,11 +175,7 @@ def find_splits(
         ci = c_start[:n_members] + k
         lat1 = c_lat[ci][mp_rank[:nmp]]
         lon1 = c_lon[ci][mp_rank[:nmp]]
-        # the macro's formula, term for term (the place's cos(latitude) computed once: the same value)
-        a = np.sin(np.radians(mp_lat[:nmp] - lat1) / 2) ** 2 + np.cos(np.radians(lat1)) * cos_mp_lat[:nmp] * np.sin(
-            np.radians(mp_lon[:nmp] - lon1) / 2
-        ) ** 2
-        near_place = (2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))) <= radius_km
+        near_place = haversine_km(lat1, lon1, mp_lat[:nmp], mp_lon[:nmp], cos_mp_lat[:nmp]) <= radius_km
         cum = np.zeros(nv + 1, dtype=np.int32)
         np.cumsum(near_place[v_mp[:nv]], out=cum[1:])
         start_cum = cum[s_start[:ns]]
