@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,14 @@ def save(name: str, result: dict) -> None:
     folder = REPO / "bench" / "results"
     folder.mkdir(exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
+
+
+def file_sizes(root: Path) -> dict[str, tuple[int, int, float]]:
+    """Per table folder under `root`: (files, partitions, median file size in MB) of its Parquet files."""
+    out = {}
+    for table in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        files = [f for f in table.rglob("*.parquet") if not f.name.startswith((".", "_"))]
+        if files:
+            parts = {f.parent for f in files}
+            out[table.name] = (len(files), len(parts), statistics.median(f.stat().st_size for f in files) / 1e6)
+    return out

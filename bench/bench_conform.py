@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-from bench._harness import save
+from bench._harness import file_sizes, save
 from lake.config import LakeConfig
 from lake.storage import Lake
 
@@ -128,17 +127,6 @@ def spark_conform(spark, lake: Lake) -> tuple[float, Path]:
     if problems:
         raise SystemExit(f"Spark conform does not reconcile: {problems[:3]}")
     return seconds, Path(lake.path("group", f"_staging/{job.run_id}"))
-
-
-def file_sizes(root: Path) -> dict[str, tuple[int, int, float]]:
-    """Per table folder under `root`: (files, partitions, median file size in MB) of its Parquet files."""
-    out = {}
-    for table in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = [f for f in table.rglob("*.parquet") if not f.name.startswith((".", "_"))]
-        if files:
-            parts = {f.parent for f in files}
-            out[table.name] = (len(files), len(parts), statistics.median(f.stat().st_size for f in files) / 1e6)
-    return out
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._harness import REPO, save
+from bench._harness import REPO, file_sizes, save
 
 TARGET_SECONDS = 90.0
 
@@ -41,12 +41,17 @@ def main() -> None:
     timings.unlink()
     total = sum(stages.values())
     load = os.getloadavg()[0]
+    group = file_sizes(Path(args.lake) / "group")  # the small-file check at the default sample (#13)
     save("demo", {"members": args.members, "days": args.days, "stages": stages, "seconds": total,
-                  "target_seconds": TARGET_SECONDS, "ratio": total / TARGET_SECONDS, "load_average": load})
+                  "target_seconds": TARGET_SECONDS, "ratio": total / TARGET_SECONDS, "load_average": load,
+                  "group_files": group})
     print(f"lake demo ({args.members:,} members × {args.days} days): {total:.0f}s (target {TARGET_SECONDS:.0f}s, "
           f"{total / TARGET_SECONDS:.2f}x; load average {load:.1f})")
     for name, seconds in stages.items():
         print(f"  {name:<20} {seconds:6.1f}s  {seconds / total:4.0%}")
+    print("group zone, per table: files in partitions, median file size")
+    for table, (n, parts, median) in group.items():
+        print(f"  {table:<24} {n:5} files in {parts:5} partitions, median {median:.2f} MB")
     shutil.rmtree(args.lake, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 CHROMEDRIVER = "/usr/bin/chromedriver"  # explicit: Selenium Manager would try to download a driver
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,10 +42,29 @@ def chrome() -> Iterator[webdriver.Chrome]:
 def login(driver: webdriver.Chrome, url: str, user: str, password: str) -> None:
     driver.get(f"{url}/login/")
     _wait(lambda: driver.find_elements(By.ID, "username"), 60, "the login form")
-    driver.find_element(By.ID, "username").send_keys(user)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "[type=submit]").click()
-    _wait(lambda: "/login" not in driver.current_url, 60, "the login to finish")
+    for _attempt in range(2):
+        # Superset's login page is a React form: under load it can re-render after the first keys were typed and
+        # drop them (the form then refuses an empty field and stays on /login). Type until the fields hold what
+        # was typed, as a person would see and retype, then submit; a wrong password fails both attempts.
+        _wait(lambda: _typed(driver, "username", user) and _typed(driver, "password", password), 30,
+              "the login form to hold what was typed")
+        driver.find_element(By.CSS_SELECTOR, "[type=submit]").click()
+        try:
+            _wait(lambda: "/login" not in driver.current_url, 45, "the login to finish")
+            return
+        except TimeoutError:
+            page = driver.find_element(By.TAG_NAME, "body").text[:300].replace("\n", " | ")
+    raise TimeoutError(f"the login as {user} did not finish after two attempts; the page says: {page}")
+
+
+def _typed(driver: webdriver.Chrome, field_id: str, text: str) -> bool:
+    """Whether the field holds `text`, typing it (after clearing the field) if not."""
+    field = driver.find_element(By.ID, field_id)
+    if field.get_attribute("value") != text:
+        field.send_keys(Keys.CONTROL, "a")  # keys, not clear(): React keeps the value in its state
+        field.send_keys(Keys.DELETE)
+        field.send_keys(text)
+    return field.get_attribute("value") == text
 
 
 @dataclass(frozen=True)
