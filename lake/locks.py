@@ -111,24 +111,11 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def s3_client(lake: Lake):
-    """A boto3 client for the lake's store (pyarrow's filesystem cannot make conditional requests)."""
-    import boto3
-    from botocore.config import Config
-
-    s3 = lake.cfg.s3
-    return boto3.client(
-        "s3", endpoint_url=s3.endpoint, region_name=s3.region,
-        aws_access_key_id=s3.access_key or None, aws_secret_access_key=s3.secret_key or None,
-        config=Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5, read_timeout=30),
-    )
-
-
 @contextlib.contextmanager
 def _s3_lock(lake: Lake, stage: str, wait: float) -> Iterator[StageLock]:
     from botocore.exceptions import ClientError
 
-    client = s3_client(lake)
+    client = lake.s3_client()
     bucket, key = lake.bucket(layout.OPS), layout.lock(stage)
     owner = _owner(stage)
 

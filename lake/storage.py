@@ -198,20 +198,23 @@ class Lake:
 
         bucket, _, key = self.path(zone, rel).partition("/")
         try:
-            self._boto3().put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+            self.s3_client().put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise FileExistsError(f"{self.uri(zone, rel)} already exists") from e
             raise
 
-    def _boto3(self):
-        """A boto3 S3 client for this lake's store (static keys if set, else the standard credential chain)."""
+    def s3_client(self):
+        """The boto3 S3 client of this lake's store (static keys and session token if set, else the standard
+        credential chain), for what pyarrow's filesystem cannot do: conditional writes (`put_new`, the stage locks).
+        One per lake, made once; boto3 clients are safe to share between threads (the lock's lease renewal)."""
         if getattr(self, "_client", None) is None:
             import boto3
             from botocore.config import Config
 
             s3 = self.cfg.s3
-            # A session of its own: boto3's default one keeps the AWS config files of whenever it was made.
+            # A session of its own: boto3's default one keeps the AWS config files of whenever it was made, and
+            # making clients from it is not thread-safe.
             self._client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=s3.endpoint,
@@ -219,7 +222,8 @@ class Lake:
                 aws_secret_access_key=s3.secret_key,
                 aws_session_token=s3.session_token,
                 region_name=s3.region,
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10, "mode": "standard"}),
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10, "mode": "standard"},
+                              connect_timeout=5, read_timeout=30),
             )
         return self._client
 

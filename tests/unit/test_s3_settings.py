@@ -48,3 +48,28 @@ def test_nothing_to_sign_with_is_a_clear_error(bare_env: Path, monkeypatch: pyte
     monkeypatch.delenv("AWS_PROFILE")
     (bare_env / "no-config").write_text("[default]\nregion = us-east-1\n")  # so are the shared files
     Lake(LakeConfig.resolve("s3://"))
+
+
+def test_the_stage_lock_signs_with_the_session_token(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary keys are three values: a lock signed without the token would be refused by the store."""
+    from lake import locks
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIA1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "tok-123")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    lake = Lake(LakeConfig.resolve("s3://"))
+    sent: list[dict] = []
+
+    class Sent(Exception):
+        pass
+
+    def capture(request, **_) -> None:
+        sent.append(dict(request.headers))
+        raise Sent  # nothing leaves this machine
+
+    lake.s3_client().meta.events.register("before-send.s3.PutObject", capture)
+    with pytest.raises(Sent), locks.stage_lock(lake, "transform"):
+        pass
+    assert sent and sent[0].get("X-Amz-Security-Token") == b"tok-123"
+    assert b"Credential=ASIA1/" in sent[0]["Authorization"]
