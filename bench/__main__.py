@@ -61,7 +61,9 @@ def table(results: dict[str, dict]) -> str:
     rows = []
     if ing := results.get("ingest"):
         for n, r in sorted(ing["rows"].items(), key=lambda kv: int(kv[0])):
-            rows.append(_row(f"ingestion, {int(n):,} cvs rows vs bare DuckDB copy",
+            files = r.get("files", 1)
+            in_files = f" in {files} daily files" if files > 1 else ""
+            rows.append(_row(f"ingestion, {int(n):,} cvs rows{in_files} vs bare DuckDB copy",
                              f"{r['ingest_s']:.1f} s vs {r['bare_duckdb_s']:.1f} s, peak {r['ingest_peak_mb']:.0f} MB",
                              r["ratio"], "≤ 1.5x", r["ratio"] <= 1.5))
     if s3 := results.get("s3"):
