@@ -32,10 +32,22 @@ CATEGORIES = [(f"C{i:03d}", g) for i, g in enumerate(
     ["ready_meals", "beverages", "alcohol", "snacks", "daily_goods", "fresh_food", "cosmetics", "other"] * 5)]
 
 
+# DuckDB's share of the machine: the Spark session (4 GB of driver heap, ~6 GB resident) lives beside it for the
+# whole run, and DuckDB's default (80% of RAM) got the benchmark killed by the kernel at 50M rows; past the cap
+# it spills to its temporary folder
+DUCKDB_MEMORY = "12GB"
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    spill = Path(tempfile.gettempdir()) / "bench-conform-duckdb-spill"
+    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(spill)})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def make_raw(lake: Lake, rows: int) -> None:
     """`rows` cvs POS lines over DAYS dates (about 2.5 lines a receipt), plus the categories snapshot."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = _duckdb()
     base = lake.path("raw-cvs")
     Path(base, "pos").mkdir(parents=True, exist_ok=True)
     con.execute(f"""
@@ -65,8 +77,7 @@ def duckdb_conform(lake: Lake, out: Path) -> float:
     """The same conform in DuckDB: one query to dedupe and number lines, then the four tables and the counts."""
     raw = lake.path("raw-cvs")
     out.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = _duckdb()
     started = time.perf_counter()
     con.execute(f"""
         CREATE TEMP TABLE flagged AS
