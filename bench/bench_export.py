@@ -91,11 +91,13 @@ def main() -> None:
     ap.add_argument("--lake", default=str(REPO_ROOT / "bench" / "results" / "export-lake"))
     args = ap.parse_args()
     from exports.export import ExportRequest, export_segment
+    from lake import analyst
 
     shutil.rmtree(args.lake, ignore_errors=True)
     lake = Lake(LakeConfig.resolve(args.lake))
     t0 = time.perf_counter()
     write_marts(lake, args.members)
+    analyst.publish(lake)  # the analyst database a build publishes: what exports read
     print(f"wrote the marts of {args.members:,} members in {time.perf_counter() - t0:.1f}s")
     segments = Path(tempfile.mkdtemp(prefix="bench-segments-"))
     (segments / "bench_cvs_consented.yml").write_text(SEGMENT, encoding="utf-8")

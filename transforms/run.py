@@ -97,6 +97,25 @@ class Counts:
     batches: dict[str, int] = field(default_factory=dict)
 
 
+# Input bytes (Spark's estimate of the scan, `input_bytes`) one task of the shuffle by date takes on at most.
+# A task sorts its rows in memory before it spills, and the sorter's pointer array (16 bytes a row, doubled as
+# it grows) must fit in the driver's heap beside the cached rows: at 50M purchase lines over 30 dates in the 4
+# tasks of local mode, one task drew 12 of the dates (20M rows) and the job died of OutOfMemoryError. Dates
+# are spread by their hash, so a task can draw a few more than its share. The default sample reads as 102 MB
+# (7 tasks, about 1.2M rows each).
+TASK_INPUT_BYTES = 16 * 2**20
+
+
+def input_bytes(df: DataFrame) -> int:
+    """Spark's own estimate of what `df` reads (the Parquet files after partition pruning), with no job run."""
+    return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+
+
+def tasks_for(size: int, base: int) -> int:
+    """Tasks for the shuffle by date: the session's `base`, more when the input is big (`TASK_INPUT_BYTES`)."""
+    return max(base, -(-size // TASK_INPUT_BYTES))
+
+
 class Job:
     """One run: the session, the lake, the rules, the plan, and the staged output waiting to be published."""
 
@@ -198,6 +217,12 @@ class Job:
             if values is None:
                 self.result.rewritten.append(table)
 
+    def by_date(self, df: DataFrame) -> DataFrame:
+        """`conform.by_date` with as many tasks as the input's size needs (`tasks_for`)."""
+        base = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        tasks = tasks_for(input_bytes(df), base)
+        return conform.by_date(df, tasks if tasks > base else None)
+
     def cache(self, df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
         self._cached.append(df)
@@ -266,7 +291,7 @@ class Job:
                 frames.append(CANONICAL[company](raw))
         self.say(f"conforming purchases of {len(dates)} date(s)")
         if frames:
-            rows = self.cache(conform.union_all(frames).transform(conform.by_date).transform(conform.flag_duplicates))
+            rows = self.cache(self.by_date(conform.union_all(frames)).transform(conform.flag_duplicates))
             feeds = F.create_map(*[x for c, (f, _) in SALES_FEEDS.items() for x in (F.lit(c), F.lit(f))])
             self._raw_counts(rows, F.col("company"), feeds[F.col("company")], "purchased_at")
             shared = [c for c in SALES_FEEDS if self.rules.shares(c, "purchases") == "receipt"]
@@ -327,7 +352,7 @@ class Job:
         if raw is None:
             return
         self.say(f"conforming {company} events of {len(dates)} date(s)")
-        flagged = self.cache(masters.app_events(raw.transform(conform.by_date)))
+        flagged = self.cache(masters.app_events(self.by_date(raw)))
         self._raw_counts(flagged, F.lit(company), feed, "occurred_at")
         if self.rules.shares(company, "app_events"):
             self.stage(flagged.filter(~F.col("_duplicate")), "app_events", dates, by_date=True)
@@ -342,7 +367,7 @@ class Job:
         if raw is None:
             return
         self.say("conforming e-money (monthly member totals)")
-        flagged = self.cache(masters.money_flags(raw.transform(conform.by_date)))
+        flagged = self.cache(masters.money_flags(self.by_date(raw)))
         self._raw_counts(flagged, F.lit(company), feed, "occurred_at")
         if self.rules.shares(company, "purchases") == "monthly_member_totals":
             self.stage(masters.money_monthly(flagged), "money_monthly", months)

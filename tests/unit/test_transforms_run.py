@@ -157,12 +157,63 @@ def test_sales_shuffle_once_by_date(tmp_path, spark) -> None:
         plan_text = df._jdf.queryExecution().executedPlan().toString()
         exchanges = [line.strip() for line in plan_text.splitlines() if "Exchange hashpartitioning" in line]
         small = ("local_member_id", "_cat_company")  # the sm links and categories deduped before their broadcast
-        others = [e for e in exchanges if "REPARTITION_BY_COL" not in e and not any(k in e for k in small)]
+        by_date = ("REPARTITION_BY_COL", "REPARTITION_BY_NUM")  # the session's task count, or the input's
+        others = [e for e in exchanges if not any(k in e for k in (*by_date, *small))]
         assert exchanges and not others, (table, others)
     # purchases are summed in the order the dedupe window sorted the rows into: one sort for both
     sorts = [line for line in frames["purchases"]._jdf.queryExecution().executedPlan().toString().splitlines()
              if line.lstrip(" +-:*()0123456789").startswith("Sort [") and not any(k in line for k in small)]
     assert len(sorts) == 1, sorts
+
+
+def test_tasks_grow_with_the_input_and_never_below_the_session_count() -> None:
+    from transforms.run import TASK_INPUT_BYTES, tasks_for
+
+    assert tasks_for(0, 4) == 4
+    assert tasks_for(4 * TASK_INPUT_BYTES, 4) == 4
+    assert tasks_for(4 * TASK_INPUT_BYTES + 1, 4) == 5
+    assert tasks_for(155 * 2**20 * 5 // 3, 4) == 17  # the 50M-line benchmark's raw rows, as Spark estimates them
+
+
+def test_a_big_input_is_shuffled_into_more_tasks_each_date_in_one(tmp_path, spark,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run sizes its shuffle by date from Spark's estimate of the input: a big one gets more tasks (at 50M
+    lines the session's 4 ran out of heap), and a date still lands in one task, so one file per partition."""
+    from pyspark.sql import functions as F
+
+    from transforms import run, state
+    from transforms.plan import plan
+    from transforms.run import Job, listing
+
+    monkeypatch.setenv("LAKE_PSEUDONYM_KEY", "unit-test-key-0123456789")
+    lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
+    for i in range(6):
+        sample_raw.build(lake, (dt.date.fromisoformat(DAY) + dt.timedelta(days=i)).isoformat())
+    rules = load_rules()
+    work = plan(*listing(lake, rules), state.read_state(lake), list(rules.companies), None)
+    base = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    frames = {}
+
+    def staged(df, table, values, by_date=False) -> None:
+        frames[table] = df
+
+    job = Job(spark, lake, rules, work)
+    job.stage = staged  # plans only
+    job.sales()
+    small = frames["purchases"].rdd.getNumPartitions()
+
+    monkeypatch.setattr(run, "TASK_INPUT_BYTES", 16 * 1024)  # the same rows (~0.3 MB), read as a big input
+    big_job = Job(spark, lake, rules, work)
+    big_job.stage = staged
+    big_job.sales()
+    big = frames["purchases"]
+    spread = big.withColumn("_task", F.spark_partition_id()).groupBy("date").agg(
+        F.countDistinct("_task").alias("tasks")).collect()
+
+    assert small == base and big.rdd.getNumPartitions() > base
+    assert len(spread) == 6 and {r.tasks for r in spread} == {1}
+    job.release()
+    big_job.release()
 
 
 def test_parquet_options_refuse_an_unknown_column(monkeypatch: pytest.MonkeyPatch) -> None:
