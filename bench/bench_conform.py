@@ -32,10 +32,10 @@ CATEGORIES = [(f"C{i:03d}", g) for i, g in enumerate(
     ["ready_meals", "beverages", "alcohol", "snacks", "daily_goods", "fresh_food", "cosmetics", "other"] * 5)]
 
 
-# DuckDB's share of the machine: the Spark session (4 GB of driver heap, ~6 GB resident) lives beside it for the
-# whole run, and DuckDB's default (80% of RAM) got the benchmark killed by the kernel at 50M rows; past the cap
-# it spills to its temporary folder
-DUCKDB_MEMORY = "12GB"
+# DuckDB's share of the machine: the Spark session (in local mode a heap of up to a third of the memory, 8g
+# here, ~10 GB resident) lives beside it for the whole run, and DuckDB's default (80% of RAM) got the
+# benchmark killed by the kernel at 50M rows; past the cap it spills to its temporary folder
+DUCKDB_MEMORY = "10GB"
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:

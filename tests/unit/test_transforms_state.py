@@ -130,3 +130,17 @@ def test_session_conf_local_and_s3(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not any(k.endswith((".access.key", ".secret.key")) for k in conf)
     assert conf["spark.hadoop.fs.s3a.aws.credentials.provider"] == CREDENTIAL_CHAIN
     assert CREDENTIAL_CHAIN.endswith("software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider")
+
+
+def test_local_mode_heap_is_a_third_of_the_machine_within_2g_and_8g(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 50M purchase lines the 4g of before ran out of heap; a small machine still starts with 2g."""
+    from transforms.spark import local_driver_memory
+
+    gib = 2**30
+    assert [local_driver_memory(n * gib) for n in (4, 12, 24, 64)] == ["2g", "4g", "8g", "8g"]
+    monkeypatch.delenv("LAKE_SPARK_DRIVER_MEMORY", raising=False)
+    lake = Lake(LakeConfig(uri="/tmp/x"))
+    assert session_conf(lake)["spark.driver.memory"] == local_driver_memory()
+    assert session_conf(lake, "spark://127.0.0.1:7077")["spark.driver.memory"] == "4g"  # the cluster's executors
+    monkeypatch.setenv("LAKE_SPARK_DRIVER_MEMORY", "3g")
+    assert session_conf(lake)["spark.driver.memory"] == "3g"
