@@ -102,7 +102,7 @@ class Counts:
 # it grows) must fit in the driver's heap beside the cached rows: at 50M purchase lines over 30 dates in the 4
 # tasks of local mode, one task drew 12 of the dates (20M rows) and the job died of OutOfMemoryError. Dates
 # are spread by their hash, so a task can draw a few more than its share. The default sample reads as 102 MB
-# (7 tasks, about 1.2M rows each).
+# (7 tasks, about 1.2M rows each on average).
 TASK_INPUT_BYTES = 16 * 2**20
 
 
