@@ -220,8 +220,7 @@ class Job:
     def by_date(self, df: DataFrame) -> DataFrame:
         """`conform.by_date` with as many tasks as the input's size needs (`tasks_for`)."""
         base = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
-        tasks = tasks_for(input_bytes(df), base)
-        return conform.by_date(df, tasks if tasks > base else None)
+        return conform.by_date(df, tasks_for(input_bytes(df), base))
 
     def cache(self, df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
