@@ -43,9 +43,10 @@ def login(driver: webdriver.Chrome, url: str, user: str, password: str) -> None:
     driver.get(f"{url}/login/")
     _wait(lambda: driver.find_elements(By.ID, "username"), 60, "the login form")
     for _attempt in range(2):
-        # Superset's login page is a React form: under load it can re-render after the first keys were typed and
-        # drop them (the form then refuses an empty field and stays on /login). Type until the fields hold what
-        # was typed, as a person would see and retype, then submit; a wrong password fails both attempts.
+        # One login under the full suite's load once stayed on /login for 60 s, cause not found. The suspicion:
+        # Superset's login page is a React form that may re-render after the first keys and drop them. So: type
+        # until the fields hold what was typed, as a person would see and retype, then submit; a wrong password
+        # fails both attempts, and the error says what the page showed.
         _wait(lambda: _typed(driver, "username", user) and _typed(driver, "password", password), 30,
               "the login form to hold what was typed")
         driver.find_element(By.CSS_SELECTOR, "[type=submit]").click()
