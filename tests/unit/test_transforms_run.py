@@ -175,6 +175,16 @@ def test_tasks_grow_with_the_input_and_never_below_the_session_count() -> None:
     assert tasks_for(155 * 2**20 * 5 // 3, 4) == 17  # the 50M-line benchmark's raw rows, as Spark estimates them
 
 
+def test_the_local_session_runs_the_throughput_collector(spark) -> None:
+    """The flag reaches the JVM the tasks run in (local mode), and a cluster's driver is left to its defaults."""
+    from transforms.spark import driver_jvm_flags
+
+    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    collectors = {b.getName() for b in management.getGarbageCollectorMXBeans()}
+    assert collectors == {"PS Scavenge", "PS MarkSweep"}, collectors  # G1 would be "G1 Young Generation", ...
+    assert driver_jvm_flags(local=False) == []
+
+
 def test_a_big_input_is_shuffled_into_more_tasks_each_date_in_one(tmp_path, spark,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The run sizes its shuffle by date from Spark's estimate of the input: a big one gets more tasks (at 50M
