@@ -86,9 +86,9 @@ def driver_jvm_flags(local: bool) -> list[str]:
     """JVM flags of the driver: in local mode it runs every task, so it gets the throughput collector.
 
     Java 17's default G1 does part of its work beside the application (concurrent marking, remembered sets)
-    and puts barriers on every reference write; a batch job on two cores gives those cycles to the tasks. The
-    10M-line conform benchmark's first run in a fresh session: 97.3 and 97.5 s with G1, 86.6 and 90.1 s with
-    the parallel collector; a second run in the same session about 72 s with either.
+    and puts barriers on every reference write; a batch job on two cores gives those cycles to the tasks.
+    bench_conform's Spark step on 10M lines as the first job of a fresh session: 97.3 and 97.5 s with G1, 86.6
+    and 90.1 s with the parallel collector; run again in the same session, about 72 s with either.
     """
     return ["-XX:+UseParallelGC"] if local else []
 
