@@ -144,15 +144,15 @@ def union_all(frames: list[DataFrame]) -> DataFrame:
     return out
 
 
-def by_date(df: DataFrame, partitions: int | None = None) -> DataFrame:
-    """Hash-partition by the raw `date`: the one shuffle of the conform step.
+def by_date(df: DataFrame, partitions: int) -> DataFrame:
+    """Hash-partition by the raw `date` into `partitions` tasks: the one shuffle of the conform step.
 
     Every later window and aggregate is keyed on `date` plus more, which this partitioning satisfies,
     and each date lands in exactly one task, so the writes (partitioned by that date) make one file per
-    partition without another exchange. `partitions`: the number of tasks (default: the session's
-    `spark.sql.shuffle.partitions`); more tasks hold fewer dates each, never a date split in two.
+    partition without another exchange. More tasks hold fewer dates each, never a date split in two
+    (the run sizes them from its input: `run.Job.by_date`).
     """
-    return df.repartition(partitions, "date") if partitions else df.repartition("date")
+    return df.repartition(partitions, "date")
 
 
 def sort_key(column: str) -> Column:

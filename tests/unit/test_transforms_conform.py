@@ -129,7 +129,7 @@ def test_date_partitioning_is_the_only_shuffle(spark: SparkSession) -> None:
     from transforms import aggregates
 
     df = _rows(spark, [("cvs:T", None, 100, "a", 1, 1, True)])
-    flagged = conform.flag_duplicates(conform.by_date(df))
+    flagged = conform.flag_duplicates(conform.by_date(df, 1))
     plan = aggregates.member_day(conform.purchases(flagged))._jdf.queryExecution().executedPlan().toString()
     assert plan.count("Exchange") == 1, plan
 

@@ -141,6 +141,6 @@ def test_local_mode_heap_is_a_third_of_the_machine_within_2g_and_8g(monkeypatch:
     monkeypatch.delenv("LAKE_SPARK_DRIVER_MEMORY", raising=False)
     lake = Lake(LakeConfig(uri="/tmp/x"))
     assert session_conf(lake)["spark.driver.memory"] == local_driver_memory()
-    assert session_conf(lake, "spark://127.0.0.1:7077")["spark.driver.memory"] == "4g"  # the cluster's executors
+    assert session_conf(lake, "spark://127.0.0.1:7077")["spark.driver.memory"] == "4g"  # a cluster's driver
     monkeypatch.setenv("LAKE_SPARK_DRIVER_MEMORY", "3g")
     assert session_conf(lake)["spark.driver.memory"] == "3g"
