@@ -148,6 +148,8 @@ def test_matches_the_definition_on_random_members(seed):
             side = places[: max(1, len(places) // 2)] if day < switch else places[len(places) // 2:]
             lat, lon = side[rng.integers(0, len(side))]
             visits.append((m, day, lat + rng.normal(0, 0.01), lon + rng.normal(0, 0.01)))
+    if seed % 3 == 0:  # visits of members without centres too (filtered out before the search)
+        visits += [(m, int(rng.integers(0, 90)), 35.7, 139.7) for m in range(40, 45) for _ in range(10)]
     share, min_days = (0.1, 3) if seed % 2 else (0.25, 2)
     got = run(visits, centres, share=share, min_days=min_days)
     assert got == reference(visits, centres, share=share, min_days=min_days)

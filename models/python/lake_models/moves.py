@@ -120,8 +120,12 @@ def find_splits(
     has = members[pos] == visit_member
     if not has.any():
         return Splits(*([empty] * 10))
-    v_rank, v_day = rank_of[pos[has]], visit_day[has]
-    v_place, v_lat, v_lon = visit_place[has], np.asarray(visit_lat, float)[has], np.asarray(visit_lon, float)[has]
+    v_lat, v_lon = np.asarray(visit_lat, float), np.asarray(visit_lon, float)
+    if has.all():  # the model's input holds the members with centres only: no copies
+        v_rank, v_day, v_place = rank_of[pos], visit_day, visit_place
+    else:
+        v_rank, v_day, v_place = rank_of[pos[has]], visit_day[has], visit_place[has]
+        v_lat, v_lon = v_lat[has], v_lon[has]
     span = int(v_day.max() - v_day.min()) + 1
     order_key = v_rank * span + (v_day - v_day.min())
     if len(order_key) > 1 and not (order_key[1:] >= order_key[:-1]).all():
