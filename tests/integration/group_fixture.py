@@ -9,6 +9,7 @@ campaign uplift. Vectorised numpy, so it also makes the 10M-purchase benchmark i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,7 +337,8 @@ def write_group_fixture(lake: Lake, cfg: FixtureConfig = FixtureConfig()) -> dic
     id_links = pa.table(
         {
             "company": pa.array(["sm"], pa.string()),
-            "local_member_key": pa.array(["k0"], pa.string()),
+            # the shape of the transforms' keyed hash (64 hex digits), so the group zone passes the raw -> group gate
+            "local_member_key": pa.array([hashlib.sha256(b"fixture sm member 0").hexdigest()], pa.string()),
             "gid": pa.array([gids[0]], pa.string()),
             "linked_at": pa.array([dt.datetime(2025, 1, 1, tzinfo=dt.UTC)], pa.timestamp("us", "UTC")),
         }

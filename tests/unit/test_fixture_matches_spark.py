@@ -31,11 +31,24 @@ def _read(lake: Lake, table: str) -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def fixture_zone(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, pa.Table]:
+def fixture_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake = Lake(LakeConfig.resolve(str(tmp_path_factory.mktemp("fx") / "lake")))
     write_group_fixture(lake, FixtureConfig(members=400, days=20, start=dt.date(2026, 3, 2), seed=5))
-    purchases, lines = _read(lake, "purchases"), _read(lake, "purchase_lines")
-    return purchases, lines
+    return lake
+
+
+@pytest.fixture(scope="module")
+def fixture_zone(fixture_lake: Lake) -> tuple[pa.Table, pa.Table]:
+    return _read(fixture_lake, "purchases"), _read(fixture_lake, "purchase_lines")
+
+
+def test_the_fixture_group_zone_passes_the_raw_to_group_gate(fixture_lake: Lake) -> None:
+    """The marts tests and the dbt and gate benchmarks build on this zone: a gate failing on it would make the gate
+    benchmark time a failing run (it did: an sm link key that was no keyed hash)."""
+    from expectations import gates
+
+    report = gates.check_group_zone(fixture_lake)
+    assert report.ok, [f.message() for f in report.failures]
 
 
 def _rows(table: pa.Table, cols: list[str]) -> list[tuple]:
