@@ -351,3 +351,65 @@ def test_a_python_c_process_that_imports_the_gates_keeps_running() -> None:
     done = subprocess.run([sys.executable, "-c", "from expectations import gates; print('still running')"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "still running" in done.stdout, done.stderr[-2000:]
+
+
+# --- reading ahead -----------------------------------------------------------------------------
+
+def test_the_next_chunk_is_read_while_this_one_is_validated() -> None:
+    """The group gate's chunks come through `_ahead`: the producer makes chunk 2 while the consumer still holds
+    chunk 1 (sequential code would deadlock here, so a timeout fails it), in order, and no further ahead."""
+    import threading
+
+    made: list[int] = []
+    second = threading.Event()
+
+    def chunks():
+        for i in range(4):
+            made.append(i)
+            if i == 1:
+                second.set()
+            yield i
+
+    got = []
+    for i in gates._ahead(chunks()):
+        if i == 0:
+            assert second.wait(5), "chunk 1 was not made while chunk 0 was being worked on"
+            assert made == [0, 1]  # one ahead, not the whole table
+        got.append(i)
+    assert got == [0, 1, 2, 3]
+
+
+def test_a_failing_read_is_raised_after_the_chunks_before_it_and_stopping_early_stops_the_reader() -> None:
+    def chunks():
+        yield "a"
+        raise OSError("the store went away")
+
+    got = []
+    with pytest.raises(OSError, match="went away"):
+        for c in gates._ahead(chunks()):
+            got.append(c)
+    assert got == ["a"]
+    made: list[int] = []
+
+    def endless():
+        i = 0
+        while True:
+            made.append(i)
+            yield i
+            i += 1
+
+    reader = gates._ahead(endless())
+    assert next(reader) == 0
+    reader.close()  # the consumer stops (a failed validation): the reader thread ends, it does not run on
+    assert len(made) <= 3
+
+
+def test_a_table_of_several_chunks_is_gated_whole(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PII in the last chunk of a table streamed in chunks of 2 rows is found, and counted once."""
+    monkeypatch.setattr(gates, "CHUNK_ROWS", 2)
+    fx.group_zone(lake)
+    rows = [fx.purchase(f"cvs:T{i}", "cvs") for i in range(7)]
+    rows[-1]["store_id"] = "090-1234-5678"
+    fx.write_table(lake, "purchases", rows)
+    hit = failed(gates.check_group_zone(lake))[("pii.value_patterns", "store_id")]
+    assert (hit.rows_failed, hit.rows_checked) == (1, 7)
