@@ -76,6 +76,8 @@ def contains_match_pandas(column: pd.Series, regex: str) -> pd.Series:
     values = pa.array(column, from_pandas=True)  # Arrow-backed columns: no copy
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())  # as the built-in reads any column as text
     workers = max(1, min(os.cpu_count() or 1, len(values) // SLICE_ROWS))
     if workers == 1:
         found = pc.match_substring_regex(values, regex)

@@ -88,3 +88,5 @@ def test_the_sliced_search_is_the_one_call_search(monkeypatch: pytest.MonkeyPatc
     got = custom.contains_match_pandas(values, r"0[0-9]7$|-00")
     want = pc.fill_null(pc.match_substring_regex(pa.array(values), r"0[0-9]7$|-00"), False).to_pylist()
     assert got.tolist() == want and list(got.index) == list(values.index) and 0 < sum(want) < 1003
+    numbers = custom.contains_match_pandas(pd.Series([90012345678, 5]), r"^9001")  # read as text
+    assert numbers.tolist() == [True, False]
