@@ -79,8 +79,6 @@ def plain_sql(expectation: Any, spark: bool = False) -> str | None:
     if t == "expect_column_values_to_not_match_regex_list":
         return f"count_if({where}{c} IS NOT NULL AND (" + " OR ".join(
             matches(c, r) for r in expectation.regex_list) + "))"
-    if t == "expect_column_values_to_not_contain_match":
-        return f"count_if({where}{c} IS NOT NULL AND {matches(c, expectation.regex)})"
     if t == "expect_column_values_to_match_regex":
         return f"count_if({where}{c} IS NOT NULL AND NOT {matches(c, expectation.regex)})"
     if t == "expect_column_values_to_be_in_set":

@@ -1,21 +1,16 @@
-"""Great Expectations expectations the built-in set lacks, for pandas and Spark batches alike.
+"""Two Great Expectations expectations the built-in set lacks, for pandas and Spark batches alike.
 
 - `ExpectColumnValuesToBeValidGid`: 12 ASCII digits whose last is the Luhn check digit of the first 11
   (DESIGN §3), vectorised in numpy for pandas and built from Spark built-ins (no Python UDF).
-- `ExpectColumnValuesToNotContainMatch`: no value contains a match of a regex (the PII patterns), searched on
-  pandas in Arrow slices on every core; the built-in `ExpectColumnValuesToNotMatchRegexList` searches on one.
 - `ExpectTableColumnsToExclude`: none of the given columns is present (PII column names).
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
 from great_expectations.expectations.metrics.map_metric_provider import (
@@ -61,54 +56,6 @@ class ExpectColumnValuesToBeValidGid(ColumnMapExpectation):
 
     map_metric = "column_values.valid_gid"
     success_keys = ("mostly",)
-
-
-SLICE_ROWS = 250_000  # a column shorter than two slices is searched in one call
-
-
-def contains_match_pandas(column: pd.Series, regex: str) -> pd.Series:
-    """True where the value contains a match of `regex` (RE2, as pandas' `str.contains` on Arrow strings).
-
-    Why not pandas: its search runs in one thread; Arrow's kernel releases the GIL, so the column is cut into a
-    slice per core and the slices are searched at once (the PII patterns over every string of the group zone
-    were the largest cost of the raw -> group gate). Nulls are False (no match).
-    """
-    values = pa.array(column, from_pandas=True)  # Arrow-backed columns: no copy
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        values = values.cast(pa.string())  # as the built-in reads any column as text
-    workers = max(1, min(os.cpu_count() or 1, len(values) // SLICE_ROWS))
-    if workers == 1:
-        found = pc.match_substring_regex(values, regex)
-    else:
-        step = -(-len(values) // workers)
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(lambda i: pc.match_substring_regex(values.slice(i, step), regex),
-                                  range(0, len(values), step)))
-        found = pa.chunked_array(parts)
-    return pd.Series(pc.fill_null(found, False).to_numpy(zero_copy_only=False), index=column.index)
-
-
-class ColumnValuesNotContainMatch(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.not_contain_match"
-    condition_value_keys = ("regex",)
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, regex: str, **kwargs: Any) -> pd.Series:
-        return ~contains_match_pandas(column, regex)
-
-    @column_condition_partial(engine=SparkDFExecutionEngine)
-    def _spark(cls, column: Any, regex: str, **kwargs: Any) -> Any:
-        return ~column.rlike(regex)
-
-
-class ExpectColumnValuesToNotContainMatch(ColumnMapExpectation):
-    """Expect no column value to contain a match of `regex` (searched anywhere in the value)."""
-
-    regex: str
-    map_metric = "column_values.not_contain_match"
-    success_keys = ("regex", "mostly")
 
 
 class ExpectTableColumnsToExclude(BatchExpectation):

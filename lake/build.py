@@ -7,9 +7,9 @@ nothing is published unless the build, its tests and the group -> marts quality 
 k comes from expectations/sharing_rules.yml, passed to dbt as the var `min_cell_k`; campaigns registered by segment
 exports are read from the ops zone (the var `exports_registry_uri`).
 
-One build at a time per lake (the `build` stage lock, `lake/locks.py`): the staging folder and the staged DuckDB
-file then have fixed names, so two builds of a lake hand dbt the same vars and profile and dbt reuses its parse
-of the project (partial parsing; a changed var or DuckDB path makes it parse every file again, about 1 s).
+One build at a time per lake (the `build` stage lock, `lake/locks.py`), so two builds never publish at once. Each
+build still stages under a name of its own: dbt-duckdb keeps its DuckDB connection open in the process, by path,
+so a second build in one process staged at the same path would write into the file the first one published.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,6 @@ from lake.storage import Lake
 
 PROJECT_DIR = REPO_ROOT / "models"
 MARTS_DB = "marts.duckdb"
-BUILD_STAGING = f"{STAGING}/build"  # in the marts zone (and beside the DuckDB file): the build being made
 
 
 @dataclass
@@ -159,31 +159,24 @@ def run_build(lake: Lake, select: str | None = None, extra_vars: dict | None = N
     return result
 
 
-def build_invocation(lake: Lake, select: str | None = None, extra_vars: dict | None = None) -> tuple[list[str], Path]:
-    """The `dbt build` arguments and the staged DuckDB file of a build of `lake`; pure apart from reading the rules
-    and the ops zone, and the same from build to build of the lake (so dbt's partial parse is reused)."""
-    # Same file name as the published one: DuckDB names the catalog after the file, and dbt's views refer to it.
-    staged_db = marts_db_path(lake).parent / BUILD_STAGING / MARTS_DB
-    args = ["build", "--vars", json.dumps(dbt_vars(lake, {"marts_uri": lake.uri(MARTS, f"{BUILD_STAGING}/export"),
-                                                          **(extra_vars or {})}))]
-    if select:
-        args += ["--select", select]
-    return args, staged_db
-
-
 def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) -> BuildResult:
     _check_group_zone(lake)
     lake.ensure_zones([MARTS])
     published = marts_db_path(lake)
-    args, staged_db = build_invocation(lake, select, extra_vars)
-    staging = f"{BUILD_STAGING}/export"
-    _clear_staging(lake, staged_db)  # what a killed build left: never published
+    run_id = uuid.uuid4().hex[:12]
+    # Same file name as the published one: DuckDB names the catalog after the file, and dbt's views refer to it.
+    staged_db = published.parent / STAGING / run_id / MARTS_DB
     staged_db.parent.mkdir(parents=True, exist_ok=True)
+    staging = f"{STAGING}/{run_id}/export"
     if select and published.exists():  # a partial build needs the other marts it reads: start from a copy
         shutil.copyfile(published, staged_db)
     if not lake.is_s3:
         lake.fs.create_dir(lake.path(MARTS, staging))  # DuckDB's COPY does not make folders
     try:
+        args = ["build", "--vars", json.dumps(dbt_vars(lake, {"marts_uri": lake.uri(MARTS, staging),
+                                                              **(extra_vars or {})}))]
+        if select:
+            args += ["--select", select]
         res, seconds = _invoke(lake, args, staged_db)
         result = _result(res, seconds, lake, select)
         if result.success:
@@ -199,12 +192,8 @@ def _build(lake: Lake, select: str | None, extra_vars: dict | None, gate: bool) 
             result.published, result.publish_seconds = _publish(lake)
         return result
     finally:
-        _clear_staging(lake, staged_db)
-
-
-def _clear_staging(lake: Lake, staged_db: Path) -> None:
-    shutil.rmtree(staged_db.parent, ignore_errors=True)
-    lake.delete_dir(MARTS, BUILD_STAGING)
+        shutil.rmtree(staged_db.parent, ignore_errors=True)
+        lake.delete_dir(MARTS, f"{STAGING}/{run_id}")
 
 
 def _checkpoint(db: Path) -> None:

@@ -3,14 +3,13 @@ and tested, and the profile installs httpfs from the wheel (offline)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from lake import locks
-from lake.build import PROJECT_DIR, _invoke, build_invocation, dbt_env, dbt_vars, run_build
+from lake.build import PROJECT_DIR, dbt_env, dbt_vars, run_build
 from lake.config import LakeConfig, S3Settings
 from lake.duck import httpfs_extension_file
 from lake.errors import LakeError
@@ -23,21 +22,6 @@ def test_min_cell_k_comes_from_the_sharing_rules(tmp_path: Path) -> None:
     lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
     assert dbt_vars(lake)["min_cell_k"] == load_rules().aggregate_cell_k
     assert dbt_vars(lake)["marts_uri"] == lake.uri("marts")
-
-
-def test_a_second_build_of_a_lake_reuses_dbts_parse(tmp_path: Path) -> None:
-    """Two builds of a lake hand dbt the same vars and DuckDB path, so the second parses no file again (with a
-    build's own staging folder in either, dbt would parse the whole project every time)."""
-    lake = Lake(LakeConfig.resolve(str(tmp_path / "lake")))
-    (args, db), (again, db_again) = build_invocation(lake), build_invocation(lake)
-    assert (args, db, dbt_env(lake, db)) == (again, db_again, dbt_env(lake, db_again))
-    parse = ["parse", *args[1:], "--target-path", str(tmp_path / "target")]
-    parsed = []
-    for _ in range(2):
-        res, _seconds = _invoke(lake, parse, db)
-        assert res.success
-        parsed.append(json.loads((tmp_path / "target" / "perf_info.json").read_text())["parsed_path_count"])
-    assert parsed[0] > 50 and parsed[1] == 0, parsed
 
 
 def test_a_second_build_of_a_lake_is_refused_while_one_runs(tmp_path: Path) -> None:
