@@ -625,8 +625,8 @@ def _ahead(items: Iterator[Any]) -> Iterator[Any]:
     Why: the gates that stream (landing -> raw, raw -> group) alternated between DuckDB reading a chunk and GX
     validating it, each leaving a core idle (both release the GIL for their heavy parts), and they held every
     chunk of every table at once. Now the next chunk is read while one is validated, and no further: two in
-    memory at most. The raw -> group gate on the default sample's group zone took 6.7-7.4 s against 9.0-10.0 s,
-    at 1.8 GB peak against 2.6 GB. An error in `items` is raised here, at its place.
+    memory at most. The raw -> group gate on the default sample's group zone took 8.6-8.7 s against 9.8-11.0 s,
+    at 1.75 GB peak against 2.6 GB. An error in `items` is raised here, at its place.
     """
     ready: queue.Queue = queue.Queue()
     room = threading.Semaphore(1)  # the reader may make one item beyond the one the caller holds
