@@ -16,6 +16,7 @@ DuckDB; the group zone as Spark DataFrames (or, for `lake check` without Spark, 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -328,7 +329,8 @@ def check_raw(lake: Lake, staged: list[StagedBatch], rules: SharingRules | None 
                 yield Batch(f"raw.{name}", f"{layout.raw(group[0].company)}/{group[0].feed}", frame, checks,
                             index_columns=["_batch_id", "_line"])
 
-    report = run("landing_to_raw", _ahead(batches()), rules)
+    with contextlib.closing(_ahead(batches())) as chunks:  # a failed validation stops the reader at once
+        report = run("landing_to_raw", chunks, rules)
     report.blocked = _blocked_batches(report, staged)
     return report
 
@@ -616,7 +618,8 @@ def _check_group_files(lake: Lake, roots: dict[str, str], rules: SharingRules | 
                 yield Batch(f"group.{table}", f"group/{table}", frame, checks,
                             index_columns=["company"] if "company" in types else [])
 
-    return run("raw_to_group", _ahead(batches()), rules)
+    with contextlib.closing(_ahead(batches())) as chunks:  # a failed validation stops the reader at once
+        return run("raw_to_group", chunks, rules)
 
 
 def _ahead(items: Iterator[Any]) -> Iterator[Any]:
